@@ -138,12 +138,12 @@ func (r Route) Key() string {
 
 // OSPF is the `router ospf` block.
 type OSPF struct {
-	RouterID                   netip.Addr
-	Networks                   []OSPFNetwork // in configuration order
-	PassiveInterfaces          []string
+	RouterID                    netip.Addr
+	Networks                    []OSPFNetwork // in configuration order
+	PassiveInterfaces           []string
 	DefaultInformationOriginate bool
-	RedistributeConnected      bool
-	RedistributeStatic         bool
+	RedistributeConnected       bool
+	RedistributeStatic          bool
 }
 
 // OSPFNetwork is one `network P area N` statement.
