@@ -1,0 +1,372 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"mboxsh/config/grammar"
+)
+
+// Pos is a place in a configuration source.
+type Pos struct {
+	File string
+	Line int // 1-based
+	Col  int // 1-based
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return fmt.Sprintf("%d:%d", p.Line, p.Col)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Source remembers where each statement of a parsed configuration came
+// from, so that validation can point at it.
+type Source struct {
+	pos map[string]Pos
+}
+
+// Lookup returns the position of a statement path ("interface tun0",
+// "interface tun0|mtu"), falling back to its block.
+func (s *Source) Lookup(path string) (Pos, bool) {
+	if s == nil {
+		return Pos{}, false
+	}
+	if p, ok := s.pos[path]; ok {
+		return p, true
+	}
+	if blk, _, ok := strings.Cut(path, "|"); ok {
+		p, ok := s.pos[blk]
+		return p, ok
+	}
+	return Pos{}, false
+}
+
+func (s *Source) record(path string, p Pos) {
+	if s.pos == nil {
+		s.pos = map[string]Pos{}
+	}
+	if _, dup := s.pos[path]; !dup {
+		s.pos[path] = p
+	}
+}
+
+// SyntaxError is a line that does not parse or cannot be applied.
+type SyntaxError struct {
+	Pos  Pos
+	Line string // the offending source line
+	Err  error  // *grammar.Error, *UserError or *grammar.TokenizeError
+}
+
+func (e *SyntaxError) Error() string {
+	msg := e.Err.Error()
+	if ue, ok := e.Err.(*UserError); ok {
+		msg = ue.Msg
+	}
+	return fmt.Sprintf("%s: %s", e.Pos, strings.TrimPrefix(strings.TrimPrefix(msg, "% "), "%"))
+}
+
+func (e *SyntaxError) Unwrap() error { return e.Err }
+
+// Editor applies statements to a configuration, keeping the current mode
+// and block as a shell session or a file parser walks through the lines.
+type Editor struct {
+	G    *Grammar
+	Mode Mode
+	Ctx  Ctx
+	// Src, when set, records where statements came from.
+	Src  *Source
+	Pos  Pos
+	path string // current block path, for Src
+}
+
+// NewEditor starts editing cfg at the top level.
+func NewEditor(g *Grammar, cfg *Config) *Editor {
+	return &Editor{G: g, Mode: ModeConfig, Ctx: Ctx{Cfg: cfg}}
+}
+
+// Reset returns to the top level (after `!`, `end` or a replaced config).
+func (e *Editor) Reset(cfg *Config) {
+	e.Mode, e.Ctx, e.path = ModeConfig, Ctx{Cfg: cfg}, ""
+}
+
+// Exit leaves the current block.
+func (e *Editor) Exit() {
+	e.Reset(e.Ctx.Cfg)
+}
+
+// BlockName describes the current block for prompts: "tun0", "203.0.113.2".
+func (e *Editor) BlockName() string {
+	switch e.Mode {
+	case ModeInterface:
+		return e.Ctx.Iface.Name
+	case ModePeer:
+		return e.Ctx.Peer.Name
+	case ModeIKEPolicy:
+		return itoa(e.Ctx.IKE.Number)
+	case ModeESPPolicy:
+		return itoa(e.Ctx.ESP.Number)
+	}
+	return ""
+}
+
+// Apply applies one line, already split into tokens, in the current mode.
+// Like IOS, a line that is not a statement of the current block is tried in
+// the enclosing mode (which closes the block). A block header followed by
+// statements on the same line (the one-line form) opens the block and
+// applies them. The returned error is a *grammar.Error (syntax) or a
+// *UserError (well-formed but not applicable); on error the mode is
+// unchanged.
+func (e *Editor) Apply(toks []grammar.Token) error {
+	var firstErr error
+	for m := e.Mode; m != ""; m = m.Parent() {
+		err := e.applyIn(m, toks)
+		if err == nil {
+			return nil
+		}
+		var ge *grammar.Error
+		if !errors.As(err, &ge) {
+			return err // a statement matched but could not be applied
+		}
+		if firstErr == nil || furtherThan(err, firstErr) {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+func furtherThan(a, b error) bool {
+	var ga, gb *grammar.Error
+	if !errors.As(a, &ga) || !errors.As(b, &gb) {
+		return false
+	}
+	return ga.Token > gb.Token
+}
+
+func (e *Editor) applyIn(m Mode, toks []grammar.Token) error {
+	set := e.G.sets[m]
+	match, err := set.Match(toks)
+	if err == nil {
+		return e.run(m, match, toks)
+	}
+	// The one-line form: header, then the block's statements.
+	hm, herr := set.MatchPrefix(toks, func(c *grammar.Command) bool {
+		s, ok := c.Data.(*Statement)
+		return ok && s.Enter != ""
+	})
+	if herr != nil || hm.End >= len(toks) {
+		return err
+	}
+	// Check the whole line before changing anything.
+	sub := hm.Cmd.Data.(*Statement).Enter
+	var parts []*grammar.Match
+	for rest := hm.End; rest < len(toks); {
+		sm, serr := e.G.sets[sub].MatchPrefix(toks[rest:], nil)
+		if serr != nil {
+			var ge *grammar.Error
+			if errors.As(serr, &ge) {
+				shifted := *ge
+				shifted.Token += rest
+				if shifted.Token < len(toks) {
+					shifted.Col = toks[shifted.Token].Col
+				}
+				return &shifted
+			}
+			return serr
+		}
+		sm.End += rest
+		parts = append(parts, sm)
+		rest = sm.End
+	}
+	saved := *e
+	if err := e.run(m, hm, toks); err != nil {
+		return err
+	}
+	start := hm.End
+	for _, sm := range parts {
+		if err := e.run(sub, sm, toks[start:sm.End]); err != nil {
+			*e = saved
+			return err
+		}
+		start = sm.End
+	}
+	return nil
+}
+
+func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
+	// Leaving a block for its parent.
+	if m != e.Mode {
+		e.Reset(e.Ctx.Cfg)
+	}
+	pos := e.Pos
+	if len(toks) > 0 {
+		pos.Col = toks[0].Col + 1
+	}
+	switch d := match.Cmd.Data.(type) {
+	case *Statement:
+		ctx := e.Ctx
+		if err := d.Set(&ctx, match.Args); err != nil {
+			return err
+		}
+		if d.Enter != "" {
+			e.Ctx = ctx
+			e.Mode = d.Enter
+			e.path = strings.TrimSpace(match.Cmd.Format(match.Args))
+			if e.Src != nil {
+				e.Src.record(e.path, pos)
+			}
+		} else if e.Src != nil {
+			key := d.Name
+			if e.path != "" {
+				key = e.path + "|" + d.Name
+			} else if strings.HasPrefix(d.Name, "firewall-") && match.Args.Has("num") {
+				key = d.Name + " " + match.Args.Str("num")
+			}
+			e.Src.record(key, pos)
+		}
+	case Negation:
+		ctx := e.Ctx
+		if err := d.Stmt.Unset(&ctx, match.Args); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("internal: unknown command payload %T", d)
+	}
+	return nil
+}
+
+// Parse reads a configuration in the running-config format: block form
+// (any indentation, `!` and `!comment` lines, blank lines) or the one-line
+// form. name is used in error positions.
+func Parse(src []byte, name string) (*Config, error) {
+	cfg, _, err := ParseWithSource(src, name)
+	return cfg, err
+}
+
+// ParseWithSource is Parse that also returns statement positions.
+func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
+	cfg := &Config{}
+	s := &Source{}
+	ed := NewEditor(DefaultGrammar(), cfg)
+	ed.Src = s
+	ed.Pos.File = name
+	seenRule := map[string]int{}
+	text := string(src)
+	for ln := 1; text != ""; ln++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		line = strings.TrimSuffix(line, "\r")
+		trimmed := strings.TrimLeft(line, " \t")
+		if trimmed == "" {
+			continue
+		}
+		if trimmed[0] == '!' {
+			ed.Reset(cfg)
+			continue
+		}
+		ed.Pos.Line = ln
+		toks, err := grammar.Tokenize(line)
+		if err != nil {
+			var te *grammar.TokenizeError
+			errors.As(err, &te)
+			return nil, nil, &SyntaxError{Pos: Pos{name, ln, te.Col + 1}, Line: line, Err: err}
+		}
+		// A rule number given twice in one file is a mistake, not an edit.
+		if len(toks) >= 2 && strings.HasPrefix(toks[0].Text, "firewall-") {
+			key := toks[0].Text + " " + toks[1].Text
+			if first, dup := seenRule[key]; dup {
+				return nil, nil, &SyntaxError{Pos: Pos{name, ln, toks[1].Col + 1}, Line: line,
+					Err: userErr("%% duplicate rule number: %s is already defined at line %d", key, first)}
+			}
+			seenRule[key] = ln
+		}
+		if err := ed.Apply(toks); err != nil {
+			col := 1
+			var ge *grammar.Error
+			if errors.As(err, &ge) {
+				col = ge.Col + 1
+				if ge.Kind == grammar.Incomplete {
+					col = len(strings.TrimRight(line, " \t")) + 1
+				}
+			}
+			return nil, nil, &SyntaxError{Pos: Pos{name, ln, col}, Line: line, Err: err}
+		}
+	}
+	return cfg, s, nil
+}
+
+// Render prints a configuration in the canonical running-config form.
+func Render(cfg *Config) string {
+	return DefaultGrammar().Render(cfg)
+}
+
+// Render prints a configuration in the canonical running-config form: `!`,
+// hostname, `!`, then each block closed by `!` and each family of one-line
+// statements followed by one `!`, in declaration order.
+func (g *Grammar) Render(cfg *Config) string {
+	var b strings.Builder
+	b.Grow(64 + 48*(len(cfg.Interfaces)*4+len(cfg.Routes)+len(cfg.FirewallAccess)+len(cfg.Peers)*8))
+	b.WriteString("!\n")
+	group := ""
+	closeGroup := func() {
+		if group != "" {
+			b.WriteString("!\n")
+			group = ""
+		}
+	}
+	ctx := &Ctx{Cfg: cfg}
+	for _, s := range g.stmts {
+		if s.Mode != ModeConfig || s.Get == nil {
+			continue
+		}
+		cmd := g.command(s)
+		for _, a := range s.Get(ctx) {
+			if s.Enter != "" {
+				closeGroup()
+				b.WriteString(cmd.Format(a))
+				b.WriteByte('\n')
+				sub := *ctx
+				if err := s.Set(&sub, a); err != nil {
+					panic(fmt.Sprintf("render %s: %v", s.Name, err))
+				}
+				g.renderBlock(&b, s.Enter, &sub)
+				b.WriteString("!\n")
+				continue
+			}
+			if group != s.Group {
+				closeGroup()
+				group = s.Group
+			}
+			b.WriteString(cmd.Format(a))
+			b.WriteByte('\n')
+		}
+	}
+	closeGroup()
+	return b.String()
+}
+
+func (g *Grammar) renderBlock(b *strings.Builder, m Mode, ctx *Ctx) {
+	for _, s := range g.stmts {
+		if s.Mode != m || s.Get == nil {
+			continue
+		}
+		cmd := g.command(s)
+		for _, a := range s.Get(ctx) {
+			b.WriteByte(' ')
+			b.WriteString(cmd.Format(a))
+			b.WriteByte('\n')
+		}
+	}
+}
+
+func (g *Grammar) command(s *Statement) *grammar.Command {
+	c, ok := g.cmdOf[s]
+	if !ok {
+		panic("statement not compiled: " + s.Name)
+	}
+	return c
+}
+
+func (g *Grammar) format(s *Statement, a grammar.Args) string { return g.command(s).Format(a) }

@@ -1,0 +1,793 @@
+package grammar
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Command is one declared statement or command.
+type Command struct {
+	Syntax string
+	// Help maps each keyword, and each value name, of the syntax to its help
+	// text. Keywords shared by many commands ("ip", "no") may take their help
+	// from the Set's common help instead.
+	Help   map[string]string
+	Hidden bool // matched, but never offered by `?`, Tab or the docs
+	// Data is the caller's payload (what to do when the command matches).
+	Data any
+
+	root   *node
+	entry  *state
+	first  []string // possible first keywords, for dispatch
+	set    *Set
+	helpOf map[string]string
+}
+
+// Arg is one captured keyword or value.
+type Arg struct{ Name, Value string }
+
+// Args are the captures of a match, in input order.
+type Args []Arg
+
+// Get returns the value captured under name.
+func (a Args) Get(name string) (string, bool) {
+	for _, x := range a {
+		if x.Name == name {
+			return x.Value, true
+		}
+	}
+	return "", false
+}
+
+// Str returns the value captured under name, or "".
+func (a Args) Str(name string) string { v, _ := a.Get(name); return v }
+
+// Has reports whether name was captured.
+func (a Args) Has(name string) bool { _, ok := a.Get(name); return ok }
+
+// Int returns the captured number, or 0.
+func (a Args) Int(name string) int { v, _ := strconv.Atoi(a.Str(name)); return v }
+
+// Set is the compiled grammar of one mode.
+type Set struct {
+	cmds     []*Command
+	byFirst  map[string][]*Command // first keyword → commands
+	anyFirst []*Command            // commands starting with a value
+	keywords []string              // sorted distinct first keywords
+	common   map[string]string
+}
+
+type stateKind uint8
+
+const (
+	stTok stateKind = iota
+	stSplit
+	stAccept
+	stLineMore // continues an unquoted LINE value with more words
+)
+
+type state struct {
+	kind stateKind
+	n    *node
+	out  []*state
+	cmd  *Command
+}
+
+// Compile builds the grammar of one mode. common supplies help for keywords
+// that commands leave out of their own Help.
+func Compile(cmds []*Command, common map[string]string) (*Set, error) {
+	s := &Set{byFirst: map[string][]*Command{}, common: common}
+	for _, c := range cmds {
+		if err := s.add(c); err != nil {
+			return nil, err
+		}
+	}
+	for k := range s.byFirst {
+		s.keywords = append(s.keywords, k)
+	}
+	sort.Strings(s.keywords)
+	return s, nil
+}
+
+// MustCompile is Compile for grammars declared in code.
+func MustCompile(cmds []*Command, common map[string]string) *Set {
+	s, err := Compile(cmds, common)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func (s *Set) add(c *Command) error {
+	root, err := parseSyntax(c.Syntax)
+	if err != nil {
+		return err
+	}
+	c.root = root
+	c.set = s
+	kws, vals := map[string]bool{}, map[string]bool{}
+	walk(root, func(n *node) {
+		switch n.kind {
+		case nKeyword:
+			kws[n.word] = true
+		case nValue:
+			vals[n.word] = true
+		}
+	})
+	for v := range vals {
+		if kws[v] {
+			return fmt.Errorf("syntax %q: value name %q is also a keyword", c.Syntax, v)
+		}
+	}
+	for w := range kws {
+		if c.help(w) == "" {
+			return fmt.Errorf("syntax %q: no help for keyword %q", c.Syntax, w)
+		}
+	}
+	for v := range vals {
+		if c.help(v) == "" {
+			return fmt.Errorf("syntax %q: no help for value %q", c.Syntax, v)
+		}
+	}
+	accept := &state{kind: stAccept, cmd: c}
+	c.entry = compileNode(root, accept, c)
+	c.first = nil
+	firstValue := false
+	closure(c.entry, func(st *state) {
+		if st.kind == stTok {
+			if st.n.kind == nKeyword {
+				c.first = append(c.first, st.n.word)
+			} else {
+				firstValue = true
+			}
+		}
+	})
+	if firstValue || len(c.first) == 0 {
+		s.anyFirst = append(s.anyFirst, c)
+	}
+	for _, w := range c.first {
+		s.byFirst[w] = append(s.byFirst[w], c)
+	}
+	s.cmds = append(s.cmds, c)
+	return nil
+}
+
+func (c *Command) help(name string) string {
+	if h := c.Help[name]; h != "" {
+		return h
+	}
+	return c.set.common[name]
+}
+
+func walk(n *node, f func(*node)) {
+	f(n)
+	for _, k := range n.kids {
+		walk(k, f)
+	}
+}
+
+func compileNode(n *node, next *state, c *Command) *state {
+	switch n.kind {
+	case nKeyword:
+		return &state{kind: stTok, n: n, out: []*state{next}, cmd: c}
+	case nValue:
+		st := &state{kind: stTok, n: n, out: []*state{next}, cmd: c}
+		for _, t := range n.types {
+			if t.kind == tLine {
+				more := &state{kind: stLineMore, n: n, out: []*state{next}, cmd: c}
+				more.out = append(more.out, more)
+				st.out = append(st.out, more)
+			}
+		}
+		return st
+	case nSeq:
+		cur := next
+		for i := len(n.kids) - 1; i >= 0; i-- {
+			cur = compileNode(n.kids[i], cur, c)
+		}
+		return cur
+	case nOpt:
+		return &state{kind: stSplit, out: []*state{compileNode(n.kids[0], next, c), next}, cmd: c}
+	case nAlt:
+		sp := &state{kind: stSplit, cmd: c}
+		for _, k := range n.kids {
+			sp.out = append(sp.out, compileNode(k, next, c))
+		}
+		return sp
+	case nAny:
+		loop := &state{kind: stSplit, cmd: c}
+		for _, k := range n.kids {
+			loop.out = append(loop.out, compileNode(k, loop, c))
+		}
+		loop.out = append(loop.out, next)
+		return loop
+	}
+	panic("unreachable")
+}
+
+// closure calls f for every token and accept state reachable from st by
+// epsilon moves.
+func closure(st *state, f func(*state)) {
+	var seen []*state
+	var visit func(*state)
+	visit = func(s *state) {
+		for _, x := range seen {
+			if x == s {
+				return
+			}
+		}
+		seen = append(seen, s)
+		if s.kind == stSplit {
+			for _, o := range s.out {
+				visit(o)
+			}
+			return
+		}
+		f(s)
+	}
+	visit(st)
+}
+
+type capture struct {
+	name, val string
+	next      *capture
+}
+
+func (c *capture) has(name string) bool {
+	for ; c != nil; c = c.next {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *capture) args() Args {
+	n := 0
+	for x := c; x != nil; x = x.next {
+		n++
+	}
+	a := make(Args, n)
+	for x := c; x != nil; x = x.next {
+		n--
+		a[n] = Arg{x.name, x.val}
+	}
+	return a
+}
+
+type thread struct {
+	st   *state
+	caps *capture
+	// quoted is set when the LINE value just taken was quoted: it takes
+	// no more words.
+	quoted bool
+}
+
+// ErrorKind classifies a match failure as IOS does.
+type ErrorKind int
+
+const (
+	Invalid    ErrorKind = iota // % Invalid input detected at '^' marker.
+	Ambiguous                   // % Ambiguous command:  "..."
+	Incomplete                  // % Incomplete command.
+)
+
+// Error is a failed match: which kind, at which token and column.
+type Error struct {
+	Kind   ErrorKind
+	Token  int    // index of the offending token (Invalid, Ambiguous)
+	Col    int    // its column in the line
+	Input  string // the line up to and including the offending token
+	Reason string // an extra explanation, e.g. a number out of range
+}
+
+func (e *Error) Error() string {
+	switch e.Kind {
+	case Ambiguous:
+		return fmt.Sprintf("%% Ambiguous command:  %q", e.Input)
+	case Incomplete:
+		return "% Incomplete command."
+	}
+	if e.Reason != "" {
+		return "% Invalid input detected at '^' marker. (" + e.Reason + ")"
+	}
+	return "% Invalid input detected at '^' marker."
+}
+
+// Match is a successful match of a command against tokens [0, End).
+type Match struct {
+	Cmd  *Command
+	Args Args
+	End  int
+}
+
+func (s *Set) startThreads(toks []Token) []thread {
+	var cands []*Command
+	if len(toks) > 0 {
+		w := strings.ToLower(toks[0].Text)
+		if cs, ok := s.byFirst[w]; ok {
+			cands = cs
+		} else {
+			seen := map[*Command]bool{}
+			i := sort.SearchStrings(s.keywords, w)
+			for ; i < len(s.keywords) && strings.HasPrefix(s.keywords[i], w); i++ {
+				for _, c := range s.byFirst[s.keywords[i]] {
+					if !seen[c] {
+						seen[c] = true
+						cands = append(cands, c)
+					}
+				}
+			}
+			// keep declaration order for deterministic preference
+			sort.SliceStable(cands, func(a, b int) bool { return s.index(cands[a]) < s.index(cands[b]) })
+		}
+		cands = append(cands[:len(cands):len(cands)], s.anyFirst...)
+	} else {
+		cands = s.cmds
+	}
+	var ts []thread
+	for _, c := range cands {
+		closure(c.entry, func(st *state) { ts = append(ts, thread{st: st}) })
+	}
+	return ts
+}
+
+func (s *Set) index(c *Command) int {
+	for i, x := range s.cmds {
+		if x == c {
+			return i
+		}
+	}
+	return len(s.cmds)
+}
+
+// step advances the threads over one token. It returns the new threads, or
+// the kind of failure.
+func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string) {
+	w := strings.ToLower(tok.Text)
+	// Words (keywords and enumeration literals) that the token could be.
+	exact, prefix := false, map[string]bool{}
+	if !tok.Quoted {
+		for _, t := range ts {
+			if t.st.kind != stTok {
+				continue
+			}
+			for _, word := range literals(t.st.n) {
+				lw := strings.ToLower(word)
+				if lw == w {
+					exact = true
+				} else if strings.HasPrefix(lw, w) {
+					prefix[lw] = true
+				}
+			}
+		}
+	}
+	kwOK := func(word string) bool {
+		if tok.Quoted {
+			return false
+		}
+		lw := strings.ToLower(word)
+		if exact {
+			return lw == w
+		}
+		return len(prefix) == 1 && prefix[lw]
+	}
+	add := func(st *state, caps *capture, quoted bool) {
+		closure(st, func(x *state) {
+			next = append(next, thread{st: x, caps: caps, quoted: quoted})
+		})
+	}
+	for _, t := range ts {
+		switch t.st.kind {
+		case stLineMore:
+			if t.quoted {
+				continue
+			}
+			c := &capture{name: t.caps.name, val: t.caps.val + " " + tok.Text, next: t.caps.next}
+			for _, o := range t.st.out {
+				add(o, c, false)
+			}
+		case stTok:
+			n := t.st.n
+			if t.caps.has(n.word) {
+				continue // each keyword and value at most once
+			}
+			if n.kind == nKeyword {
+				if kwOK(n.word) {
+					add(t.st.out[0], &capture{name: n.word, val: n.word, next: t.caps}, false)
+				}
+				continue
+			}
+			for _, ty := range n.types {
+				var val string
+				var ok bool
+				if ty.kind == tLiteral {
+					if ok = kwOK(ty.lit); ok {
+						val = ty.lit
+					}
+				} else {
+					var why string
+					val, ok, why = ty.accept(tok)
+					if why != "" && reason == "" {
+						reason = why
+					}
+				}
+				if !ok {
+					continue
+				}
+				c := &capture{name: n.word, val: val, next: t.caps}
+				if ty.kind == tLine {
+					for _, o := range t.st.out {
+						add(o, c, tok.Quoted)
+					}
+				} else {
+					add(t.st.out[0], c, false)
+				}
+				break
+			}
+		}
+	}
+	if len(next) == 0 && !exact && len(prefix) > 1 {
+		ambiguous = true
+	}
+	return next, ambiguous, reason
+}
+
+func literals(n *node) []string {
+	if n.kind == nKeyword {
+		return []string{n.word}
+	}
+	var out []string
+	for _, t := range n.types {
+		if t.kind == tLiteral {
+			out = append(out, t.lit)
+		}
+	}
+	return out
+}
+
+func (s *Set) fail(toks []Token, i int, ambiguous bool, reason string) *Error {
+	input := ""
+	if len(toks) > 0 {
+		last := toks[i]
+		input = strings.TrimSpace(joinTokens(toks[:i+1]))
+		_ = last
+	}
+	if ambiguous {
+		return &Error{Kind: Ambiguous, Token: i, Col: toks[i].Col, Input: input}
+	}
+	return &Error{Kind: Invalid, Token: i, Col: toks[i].Col, Input: input, Reason: reason}
+}
+
+func joinTokens(toks []Token) string {
+	parts := make([]string, len(toks))
+	for i, t := range toks {
+		if t.Quoted {
+			parts[i] = Quote(t.Text)
+		} else {
+			parts[i] = t.Text
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Match matches the whole token list against the set. When several
+// commands match, the one declared first wins.
+func (s *Set) Match(toks []Token) (*Match, error) {
+	if len(toks) == 0 {
+		return nil, &Error{Kind: Incomplete}
+	}
+	ts := s.startThreads(toks)
+	for i, tok := range toks {
+		next, amb, reason := step(ts, tok)
+		if len(next) == 0 {
+			return nil, s.fail(toks, i, amb, reason)
+		}
+		ts = next
+	}
+	if m := best(ts, len(toks)); m != nil {
+		return m, nil
+	}
+	return nil, &Error{Kind: Incomplete, Token: len(toks), Input: joinTokens(toks)}
+}
+
+func best(ts []thread, end int) *Match {
+	var m *Match
+	bestIdx := 0
+	for _, t := range ts {
+		if t.st.kind != stAccept {
+			continue
+		}
+		idx := t.st.cmd.set.index(t.st.cmd)
+		if m == nil || idx < bestIdx {
+			m = &Match{Cmd: t.st.cmd, Args: t.caps.args(), End: end}
+			bestIdx = idx
+		}
+	}
+	return m
+}
+
+// MatchPrefix matches the longest leading run of tokens that forms a
+// complete command, for lines that chain several statements ("ipsec
+// ike-policy 10 authentication psk policy AES SHA 14"). If no prefix
+// matches, the error is that of matching the whole list. filter, when set,
+// limits the commands considered.
+func (s *Set) MatchPrefix(toks []Token, filter func(*Command) bool) (*Match, error) {
+	if len(toks) == 0 {
+		return nil, &Error{Kind: Incomplete}
+	}
+	ts := s.startThreads(toks)
+	var last *Match
+	var failure *Error
+	for i, tok := range toks {
+		next, amb, reason := step(ts, tok)
+		if len(next) == 0 {
+			failure = s.fail(toks, i, amb, reason)
+			break
+		}
+		ts = next
+		if m := bestFiltered(ts, i+1, filter); m != nil {
+			last = m
+		}
+	}
+	if last != nil {
+		return last, nil
+	}
+	if failure != nil {
+		return nil, failure
+	}
+	return nil, &Error{Kind: Incomplete, Token: len(toks), Input: joinTokens(toks)}
+}
+
+func bestFiltered(ts []thread, end int, filter func(*Command) bool) *Match {
+	if filter == nil {
+		return best(ts, end)
+	}
+	var keep []thread
+	for _, t := range ts {
+		if t.st.kind == stAccept && filter(t.st.cmd) {
+			keep = append(keep, t)
+		}
+	}
+	return best(keep, end)
+}
+
+// HelpItem is one line of `?` output.
+type HelpItem struct {
+	Word string // keyword, literal, value placeholder, or "<cr>"
+	Help string
+}
+
+// Help lists what may follow the complete tokens toks (IOS `word ?`). With
+// partial != "", it lists the keywords that start with partial (IOS
+// `wo?`). An error means toks themselves do not match.
+func (s *Set) Help(toks []Token, partial string) ([]HelpItem, error) {
+	ts, err := s.advance(toks)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var items []HelpItem
+	addItem := func(w, h string) {
+		if !seen[w] {
+			seen[w] = true
+			items = append(items, HelpItem{w, h})
+		}
+	}
+	cr := false
+	lp := strings.ToLower(partial)
+	for _, t := range ts {
+		if t.st.cmd.Hidden {
+			continue
+		}
+		switch t.st.kind {
+		case stAccept:
+			cr = true
+		case stLineMore:
+			if partial == "" && !t.quoted {
+				addItem("LINE", t.st.cmd.help(t.st.n.word))
+			}
+		case stTok:
+			n := t.st.n
+			if t.caps.has(n.word) {
+				continue
+			}
+			if n.kind == nKeyword {
+				if strings.HasPrefix(n.word, lp) {
+					addItem(n.word, t.st.cmd.help(n.word))
+				}
+				continue
+			}
+			for _, ty := range n.types {
+				if ty.kind == tLiteral {
+					if strings.HasPrefix(strings.ToLower(ty.lit), lp) {
+						h := t.st.cmd.help(n.word + "." + ty.lit)
+						if h == "" {
+							h = t.st.cmd.help(n.word)
+						}
+						addItem(ty.lit, h)
+					}
+				} else if partial == "" {
+					addItem(ty.display(), t.st.cmd.help(n.word))
+				}
+			}
+		}
+	}
+	sort.SliceStable(items, func(a, b int) bool {
+		pa, pb := isPlaceholder(items[a].Word), isPlaceholder(items[b].Word)
+		if pa != pb {
+			return !pa
+		}
+		return strings.ToLower(items[a].Word) < strings.ToLower(items[b].Word)
+	})
+	if cr && partial == "" {
+		items = append(items, HelpItem{"<cr>", ""})
+	}
+	return items, nil
+}
+
+func isPlaceholder(w string) bool {
+	return w == "LINE" || w == "WORD" || w == "IFNAME" || strings.HasPrefix(w, "<") || strings.HasPrefix(w, "A.B.C.D") || strings.HasPrefix(w, "PORT")
+}
+
+// Slot describes a value the user may type next, for live completion.
+type Slot struct {
+	Name string // the value's name in the syntax
+	Type string // its type as displayed: IFNAME, A.B.C.D, WORD, …
+}
+
+// Candidates lists the completions of partial after toks: keywords and
+// literals that start with partial, and the value slots open there (the
+// caller adds live values for them).
+func (s *Set) Candidates(toks []Token, partial string) (words []string, slots []Slot, err error) {
+	ts, err := s.advance(toks)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen := map[string]bool{}
+	lp := strings.ToLower(partial)
+	for _, t := range ts {
+		if t.st.kind != stTok || t.st.cmd.Hidden {
+			continue
+		}
+		n := t.st.n
+		if t.caps.has(n.word) {
+			continue
+		}
+		for _, w := range literals(n) {
+			if strings.HasPrefix(strings.ToLower(w), lp) && !seen[w] {
+				seen[w] = true
+				words = append(words, w)
+			}
+		}
+		if n.kind == nValue {
+			for _, ty := range n.types {
+				if ty.kind != tLiteral && !seen["\x00"+n.word] {
+					seen["\x00"+n.word] = true
+					slots = append(slots, Slot{Name: n.word, Type: ty.display()})
+				}
+			}
+		}
+	}
+	sort.Strings(words)
+	return words, slots, nil
+}
+
+func (s *Set) advance(toks []Token) ([]thread, error) {
+	ts := s.startThreads(toks)
+	for i, tok := range toks {
+		next, amb, reason := step(ts, tok)
+		if len(next) == 0 {
+			return nil, s.fail(toks, i, amb, reason)
+		}
+		ts = next
+	}
+	return ts, nil
+}
+
+// Commands returns the commands of the set in declaration order.
+func (s *Set) Commands() []*Command { return s.cmds }
+
+// Format renders a command from its arguments, walking its syntax: values
+// are substituted (quoted when needed), optional parts appear when any of
+// their keywords or values are in args, `{…}` parts in declared order.
+func (c *Command) Format(args Args) string {
+	var out []string
+	formatNode(c.root, args, &out)
+	return strings.Join(out, " ")
+}
+
+func formatNode(n *node, args Args, out *[]string) bool {
+	switch n.kind {
+	case nKeyword:
+		*out = append(*out, n.word)
+		return true
+	case nValue:
+		v, ok := args.Get(n.word)
+		if !ok {
+			return false
+		}
+		*out = append(*out, Quote(v))
+		return true
+	case nSeq:
+		mark := len(*out)
+		for _, k := range n.kids {
+			if !formatNode(k, args, out) {
+				*out = (*out)[:mark]
+				return false
+			}
+		}
+		return true
+	case nOpt:
+		if present(n.kids[0], args) {
+			formatNode(n.kids[0], args, out)
+		}
+		return true
+	case nAlt:
+		for _, k := range n.kids {
+			if present(k, args) && formatNode(k, args, out) {
+				return true
+			}
+		}
+		return false
+	case nAny:
+		for _, k := range n.kids {
+			if present(k, args) {
+				formatNode(k, args, out)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// present reports whether any value of n is in args, or, for a part made
+// of keywords only, whether its first keyword is.
+func present(n *node, args Args) bool {
+	found, hasValue := false, false
+	walk(n, func(x *node) {
+		if x.kind == nValue {
+			hasValue = true
+			if args.Has(x.word) {
+				found = true
+			}
+		}
+	})
+	if hasValue {
+		return found
+	}
+	walk(n, func(x *node) {
+		if x.kind == nKeyword && args.Has(x.word) {
+			found = true
+		}
+	})
+	return found
+}
+
+// Tokens lists the keywords and values of the syntax with their help, in
+// order, for documentation.
+func (c *Command) Tokens() []HelpItem {
+	var items []HelpItem
+	seen := map[string]bool{}
+	walk(c.root, func(n *node) {
+		switch n.kind {
+		case nKeyword:
+			if !seen[n.word] {
+				seen[n.word] = true
+				items = append(items, HelpItem{n.word, c.help(n.word)})
+			}
+		case nValue:
+			if !seen["<"+n.word] {
+				seen["<"+n.word] = true
+				var ts []string
+				for _, t := range n.types {
+					ts = append(ts, t.display())
+				}
+				items = append(items, HelpItem{strings.Join(ts, "|"), c.help(n.word)})
+			}
+		}
+	})
+	return items
+}
