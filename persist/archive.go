@@ -164,8 +164,11 @@ func (s *Store) Load(n int) ([]byte, Entry, error) {
 		return nil, Entry{}, fmt.Errorf("persist: rollback %d: %w", n, err)
 	}
 	if n < 0 || n >= len(entries) {
-		return nil, Entry{}, fmt.Errorf("persist: rollback %d: %w: the archive holds %d commits (rollback 0 to %d)",
-			n, os.ErrNotExist, len(entries), len(entries)-1)
+		held := "the archive is empty"
+		if len(entries) > 0 {
+			held = fmt.Sprintf("the archive holds rollback 0 to %d", len(entries)-1)
+		}
+		return nil, Entry{}, fmt.Errorf("persist: rollback %d: %w: %s", n, os.ErrNotExist, held)
 	}
 	e := entries[n]
 	p := s.cfgPath(e.Seq)
