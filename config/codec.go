@@ -80,6 +80,21 @@ type Editor struct {
 	Src  *Source
 	Pos  Pos
 	path string // current block path, for Src
+	// rules, when set (a file being parsed), maps each rule already
+	// defined ("firewall-access 10") to its position: a file that gives a
+	// rule number twice is in error, where a session would replace it.
+	rules map[string]Pos
+}
+
+// dupRuleError is a rule number defined twice in one file.
+type dupRuleError struct {
+	key   string
+	first Pos
+	col   int // 1-based column of the rule number
+}
+
+func (e *dupRuleError) Error() string {
+	return fmt.Sprintf("%% duplicate rule number: %s is already defined at line %d", e.key, e.first.Line)
 }
 
 // NewEditor starts editing cfg at the top level.
@@ -118,23 +133,24 @@ func (e *Editor) BlockName() string {
 // statements on the same line (the one-line form) opens the block and
 // applies them. The returned error is a *grammar.Error (syntax) or a
 // *UserError (well-formed but not applicable); on error the mode is
-// unchanged.
-func (e *Editor) Apply(toks []grammar.Token) error {
+// unchanged. When the line matches one of the caller's extra commands (see
+// NewGrammar), nothing is applied and the match is returned.
+func (e *Editor) Apply(toks []grammar.Token) (*grammar.Match, error) {
 	var firstErr error
 	for m := e.Mode; m != ""; m = m.Parent() {
-		err := e.applyIn(m, toks)
+		ext, err := e.applyIn(m, toks)
 		if err == nil {
-			return nil
+			return ext, nil
 		}
 		var ge *grammar.Error
 		if !errors.As(err, &ge) {
-			return err // a statement matched but could not be applied
+			return nil, err // a statement matched but could not be applied
 		}
 		if firstErr == nil || furtherThan(err, firstErr) {
 			firstErr = err
 		}
 	}
-	return firstErr
+	return nil, firstErr
 }
 
 func furtherThan(a, b error) bool {
@@ -145,11 +161,15 @@ func furtherThan(a, b error) bool {
 	return ga.Token > gb.Token
 }
 
-func (e *Editor) applyIn(m Mode, toks []grammar.Token) error {
+func (e *Editor) applyIn(m Mode, toks []grammar.Token) (*grammar.Match, error) {
 	set := e.G.sets[m]
 	match, err := set.Match(toks)
 	if err == nil {
-		return e.run(m, match, toks)
+		switch match.Cmd.Data.(type) {
+		case *Statement, Negation:
+			return nil, e.run(m, match, toks)
+		}
+		return match, nil
 	}
 	// The one-line form: header, then the block's statements.
 	hm, herr := set.MatchPrefix(toks, func(c *grammar.Command) bool {
@@ -157,7 +177,7 @@ func (e *Editor) applyIn(m Mode, toks []grammar.Token) error {
 		return ok && s.Enter != ""
 	})
 	if herr != nil || hm.End >= len(toks) {
-		return err
+		return nil, err
 	}
 	// Check the whole line before changing anything.
 	sub := hm.Cmd.Data.(*Statement).Enter
@@ -172,9 +192,9 @@ func (e *Editor) applyIn(m Mode, toks []grammar.Token) error {
 				if shifted.Token < len(toks) {
 					shifted.Col = toks[shifted.Token].Col
 				}
-				return &shifted
+				return nil, &shifted
 			}
-			return serr
+			return nil, serr
 		}
 		sm.End += rest
 		parts = append(parts, sm)
@@ -182,17 +202,21 @@ func (e *Editor) applyIn(m Mode, toks []grammar.Token) error {
 	}
 	saved := *e
 	if err := e.run(m, hm, toks); err != nil {
-		return err
+		return nil, err
 	}
 	start := hm.End
 	for _, sm := range parts {
+		if _, ok := sm.Cmd.Data.(*Statement); !ok {
+			*e = saved
+			return nil, &grammar.Error{Kind: grammar.Invalid, Token: start, Col: toks[start].Col}
+		}
 		if err := e.run(sub, sm, toks[start:sm.End]); err != nil {
 			*e = saved
-			return err
+			return nil, err
 		}
 		start = sm.End
 	}
-	return nil
+	return nil, nil
 }
 
 func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
@@ -206,6 +230,17 @@ func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
 	}
 	switch d := match.Cmd.Data.(type) {
 	case *Statement:
+		if e.rules != nil && d.Enter == "" && e.Mode == ModeConfig && strings.HasPrefix(d.Name, "firewall-") && match.Args.Has("num") {
+			key := d.Name + " " + match.Args.Str("num")
+			if first, dup := e.rules[key]; dup {
+				col := pos.Col
+				if len(toks) > 1 {
+					col = toks[1].Col + 1
+				}
+				return &dupRuleError{key: key, first: first, col: col}
+			}
+			e.rules[key] = pos
+		}
 		ctx := e.Ctx
 		if err := d.Set(&ctx, match.Args); err != nil {
 			return err
@@ -252,7 +287,7 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 	ed := NewEditor(DefaultGrammar(), cfg)
 	ed.Src = s
 	ed.Pos.File = name
-	seenRule := map[string]int{}
+	ed.rules = map[string]Pos{}
 	text := string(src)
 	for ln := 1; text != ""; ln++ {
 		line, rest, _ := strings.Cut(text, "\n")
@@ -273,19 +308,17 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 			errors.As(err, &te)
 			return nil, nil, &SyntaxError{Pos: Pos{name, ln, te.Col + 1}, Line: line, Err: err}
 		}
-		// A rule number given twice in one file is a mistake, not an edit.
-		if len(toks) >= 2 && strings.HasPrefix(toks[0].Text, "firewall-") {
-			key := toks[0].Text + " " + toks[1].Text
-			if first, dup := seenRule[key]; dup {
-				return nil, nil, &SyntaxError{Pos: Pos{name, ln, toks[1].Col + 1}, Line: line,
-					Err: userErr("%% duplicate rule number: %s is already defined at line %d", key, first)}
-			}
-			seenRule[key] = ln
+		ext, err := ed.Apply(toks)
+		if err == nil && ext != nil {
+			err = &grammar.Error{Kind: grammar.Invalid}
 		}
-		if err := ed.Apply(toks); err != nil {
+		if err != nil {
 			col := 1
 			var ge *grammar.Error
-			if errors.As(err, &ge) {
+			var dup *dupRuleError
+			if errors.As(err, &dup) {
+				col = dup.col
+			} else if errors.As(err, &ge) {
 				col = ge.Col + 1
 				if ge.Kind == grammar.Incomplete {
 					col = len(strings.TrimRight(line, " \t")) + 1

@@ -137,7 +137,7 @@ type Grammar struct {
 }
 
 var defaultGrammar = sync.OnceValue(func() *Grammar {
-	g, err := NewGrammar(statements())
+	g, err := NewGrammar(statements(), nil)
 	if err != nil {
 		panic(err)
 	}
@@ -150,8 +150,15 @@ func DefaultGrammar() *Grammar { return defaultGrammar() }
 // Negation marks a grammar command that is the `no` form of a statement.
 type Negation struct{ Stmt *Statement }
 
-// NewGrammar compiles statements into per-mode grammars.
-func NewGrammar(stmts []*Statement) (*Grammar, error) {
+// Statements returns a fresh copy of every configuration statement, in
+// rendering order, for building a grammar with NewGrammar.
+func Statements() []*Statement { return statements() }
+
+// NewGrammar compiles statements into per-mode grammars. extra adds
+// commands of the caller's (a shell's commit, exit, do …) to the modes'
+// grammars, so that abbreviation, ambiguity and `?` see them together with
+// the statements; Editor.Apply hands a match of one back to the caller.
+func NewGrammar(stmts []*Statement, extra map[Mode][]*grammar.Command) (*Grammar, error) {
 	g := &Grammar{stmts: stmts, sets: map[Mode]*grammar.Set{}, cmdOf: map[*Statement]*grammar.Command{}}
 	byMode := map[Mode][]*grammar.Command{}
 	for _, s := range stmts {
@@ -163,6 +170,9 @@ func NewGrammar(stmts []*Statement) (*Grammar, error) {
 		if s.No != "" {
 			byMode[s.Mode] = append(byMode[s.Mode], &grammar.Command{Syntax: "no " + s.No, Help: s.Help, Hidden: s.Hidden, Data: Negation{s}})
 		}
+	}
+	for m, cmds := range extra {
+		byMode[m] = append(byMode[m], cmds...)
 	}
 	for _, m := range Modes {
 		set, err := grammar.Compile(byMode[m], commonHelp)

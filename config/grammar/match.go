@@ -351,8 +351,8 @@ func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string)
 	exact, prefix := false, map[string]bool{}
 	if !tok.Quoted {
 		for _, t := range ts {
-			if t.st.kind != stTok {
-				continue
+			if t.st.kind != stTok || t.caps.has(t.st.n.word) {
+				continue // a word already used cannot be meant
 			}
 			for _, word := range literals(t.st.n) {
 				lw := strings.ToLower(word)
@@ -374,6 +374,10 @@ func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string)
 		}
 		return len(prefix) == 1 && prefix[lw]
 	}
+	// A token that is (or uniquely abbreviates) a keyword where one may
+	// stand is that keyword, not a name: as in IOS, "permit all tcp" names
+	// the protocol, not an interface called tcp.
+	kwHit := !tok.Quoted && (exact || len(prefix) == 1)
 	add := func(st *state, caps *capture, quoted bool) {
 		closure(st, func(x *state) {
 			next = append(next, thread{st: x, caps: caps, quoted: quoted})
@@ -407,6 +411,8 @@ func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string)
 					if ok = kwOK(ty.lit); ok {
 						val = ty.lit
 					}
+				} else if kwHit && ty.isName() {
+					continue
 				} else {
 					var why string
 					val, ok, why = ty.accept(tok)

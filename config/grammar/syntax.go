@@ -279,7 +279,9 @@ func (t vtype) accept(tok Token) (val string, ok bool, reason string) {
 		}
 		return s, true, ""
 	case tWord:
-		if tok.Quoted || s == "" {
+		// A word is one unquoted token; a '"' inside would make it print
+		// quoted, and a quoted token is not a word.
+		if tok.Quoted || s == "" || strings.IndexByte(s, '"') >= 0 {
 			return "", false, ""
 		}
 		return s, true, ""
@@ -297,6 +299,9 @@ func (t vtype) accept(tok Token) (val string, ok bool, reason string) {
 		return s, true, ""
 	case tRange:
 		if !isDigits(s) {
+			if s != "" && strings.Trim(s, "0123456789") == "" {
+				return "", false, fmt.Sprintf("%s is out of range %d-%d", s, t.lo, t.hi)
+			}
 			return "", false, ""
 		}
 		v, _ := strconv.ParseInt(s, 10, 64)
@@ -310,6 +315,12 @@ func (t vtype) accept(tok Token) (val string, ok bool, reason string) {
 		}
 	}
 	return "", false, ""
+}
+
+// isName reports whether the type is a name that a keyword at the same
+// place takes precedence over.
+func (t vtype) isName() bool {
+	return t.kind == tIfName || t.kind == tIfWild || t.kind == tWord
 }
 
 // IsIfName reports whether s is a Linux interface name usable in mboxsh

@@ -175,7 +175,7 @@ func (e *Editor) ReadLine(prompt string) (string, error) {
 	hidx := len(hist)
 	var pending []rune // the new line while browsing history
 
-	e.wbuf.WriteString(crlf(prompt))
+	e.r.redraw(s)
 	if err := e.flush(); err != nil {
 		return "", err
 	}
@@ -349,7 +349,7 @@ func (e *Editor) handleRune(s *lineState, c rune, hist *[]string, hidx *int, pen
 			}
 			return true, "", fmt.Errorf("lineedit: read: %w", kerr)
 		}
-		if k.code == keyRune && (k.r == tab || isPrintable(k.r)) {
+		if k.code == keyRune && isPrintable(k.r) {
 			e.insert(s, k.r)
 		}
 	case tab:

@@ -20,17 +20,20 @@ const minAvail = 8
 // lineState is the edited line and a model of what is on the screen.
 //
 // The screen model: the prompt was written once; the input area starts at
-// column startCol (prompt width modulo terminal width) and is avail columns
-// wide, so that the line never reaches the terminal's last column (no
-// auto-wrap, so relative cursor moves stay on one row). shown is what is
-// displayed in the input area and col the cursor column inside it.
+// the column where the prompt ended and is avail columns wide, so that the
+// line never reaches the terminal's last column (no auto-wrap, so relative
+// cursor moves stay on one row). If the prompt leaves less than minAvail
+// columns, the input area starts at the beginning of the next row instead
+// (newline). shown is what is displayed in the input area and col the
+// cursor column inside it.
 type lineState struct {
 	buf []rune
 	pos int
 
-	prompt string
-	avail  int
-	off    int // first rune displayed when the line is scrolled
+	prompt  string
+	avail   int
+	newline bool
+	off     int // first rune displayed when the line is scrolled
 
 	shown []cell
 	col   int
@@ -43,8 +46,16 @@ func newLineState(prompt string, width int) *lineState {
 }
 
 func (s *lineState) setWidth(width int) {
-	start := stringWidth(s.prompt) % width
-	s.avail = max(width-start-1, minAvail)
+	pw := stringWidth(s.prompt)
+	room := width - 1 - pw%width
+	if pw > 0 && pw%width == 0 {
+		room = 0 // the cursor sits in the last column, about to wrap
+	}
+	s.newline = room < minAvail
+	if s.newline {
+		room = width - 1
+	}
+	s.avail = max(room, minAvail)
 }
 
 func (s *lineState) String() string { return string(s.buf) }
@@ -237,6 +248,9 @@ func (r *renderer) refresh(s *lineState) {
 // start of an empty screen row.
 func (r *renderer) redraw(s *lineState) {
 	r.out.WriteString(crlf(s.prompt))
+	if s.newline {
+		r.out.WriteString("\r\n")
+	}
 	s.shown, s.col = nil, 0
 	r.refresh(s)
 }

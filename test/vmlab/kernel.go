@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -129,6 +130,15 @@ func resolveABI(ctx context.Context, cacheDir string, log io.Writer) (string, er
 		}
 		return abi, nil
 	}
+	// apt-cache costs a second or more of CPU; remember its answer until
+	// apt's package lists or dpkg's status change.
+	memo := filepath.Join(cacheDir, "abi")
+	key := aptStateKey()
+	if b, err := os.ReadFile(memo); err == nil {
+		if k, abi, ok := strings.Cut(strings.TrimSpace(string(b)), " "); ok && k == key && abiRE.MatchString(abi) {
+			return abi, nil
+		}
+	}
 	out, aptErr := output(ctx, "", "apt-cache", "depends", "linux-image-amd64")
 	if aptErr == nil {
 		for _, line := range strings.Split(string(out), "\n") {
@@ -136,6 +146,7 @@ func resolveABI(ctx context.Context, cacheDir string, log io.Writer) (string, er
 			if len(f) == 2 && f[0] == "Depends:" && strings.HasPrefix(f[1], "linux-image-") {
 				abi := strings.TrimPrefix(f[1], "linux-image-")
 				if abiRE.MatchString(abi) {
+					_ = writeFileAtomic(memo, []byte(key+" "+abi+"\n"))
 					return abi, nil
 				}
 			}
@@ -157,6 +168,41 @@ func resolveABI(ctx context.Context, cacheDir string, log io.Writer) (string, er
 		return abi, nil
 	}
 	return "", fmt.Errorf("vmlab: cannot resolve the kernel ABI from linux-image-amd64 (run .ci/lab-setup, or apt-get update): %w", aptErr)
+}
+
+// aptStateKey changes whenever apt-get update or dpkg changes what
+// apt-cache would answer.
+func aptStateKey() string {
+	var parts []string
+	for _, p := range []string{"/var/lib/apt/lists", "/var/lib/dpkg/status", "/etc/apt/sources.list", "/etc/apt/sources.list.d"} {
+		var t int64
+		if st, err := os.Stat(p); err == nil {
+			t = st.ModTime().UnixNano()
+		}
+		parts = append(parts, strconv.FormatInt(t, 36))
+	}
+	return strings.Join(parts, ":")
+}
+
+// writeFileAtomic writes data to a temporary file and renames it to path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // unpackKernel downloads and unpacks linux-image-ABI unless the cache has it.

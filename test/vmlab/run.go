@@ -238,6 +238,9 @@ func checkOptions(o *Options) error {
 		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 			return fmt.Errorf("vmlab: writable directory %q is not a directory", d)
 		}
+		if strings.ContainsAny(abs, "\n\x00") {
+			return fmt.Errorf("vmlab: writable directory %q has a newline", d)
+		}
 		if abs == "/" {
 			return errors.New("vmlab: / cannot be shared read-write")
 		}
@@ -257,16 +260,16 @@ func writeRunFiles(dir string, o *Options, k *Kernel, merged bool) error {
 		}
 		return b.Bytes()
 	}
-	var shares []string
+	var shares bytes.Buffer // read by busybox sh in stage 1: one value a line
 	for i, d := range o.WritableDirs {
-		shares = append(shares, fmt.Sprintf("share%d", i), d)
+		fmt.Fprintf(&shares, "share%d\n%s\n", i, d)
 	}
 	files := map[string][]byte{
 		"stage2":  []byte(stage2Script),
 		"argv":    nul(o.Argv...),
 		"env":     nul(o.Env...),
 		"dir":     nul(o.Dir),
-		"shares":  nul(shares...),
+		"shares":  shares.Bytes(),
 		"modules": []byte(k.ModulesDir + "\n"),
 	}
 	if merged {

@@ -17,6 +17,8 @@ fail() {
 mount -t devtmpfs devtmpfs /dev || fail "mount /dev"
 mount -t proc proc /proc || fail "mount /proc"
 mount -t sysfs sysfs /sys || fail "mount /sys"
+read -r up _ </proc/uptime
+echo "vmlab stage 1: uptime $up"
 while read -r m; do
 	insmod "/modules/$m" || fail "insmod $m"
 done </modules/order
@@ -34,12 +36,24 @@ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts dev/pts || f
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs dev/shm || fail "mount /dev/shm"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs run || fail "mount /run"
 mount -t cgroup2 cgroup2 sys/fs/cgroup || echo "vmlab stage 1: no cgroup2"
-mkdir -p run/vmlab
+mkdir -p run/vmlab run/netns run/lock run/user tmp var/tmp || fail "mkdir in /run"
+chmod 1777 run/lock
 mount -t 9p -o "$opts" run run/vmlab || fail "mount the run share"
-read -r mods <run/vmlab/modules || fail "read run/vmlab/modules"
+IFS= read -r mods <run/vmlab/modules || fail "read run/vmlab/modules"
 abi=$(uname -r)
 mkdir -p "lib/modules/$abi"
 mount -o bind "/lower$mods" "lib/modules/$abi" || fail "bind $mods"
+while IFS= read -r tag && IFS= read -r path; do
+	mkdir -p "/newroot$path" && mount -t 9p -o "$opts" "$tag" "/newroot$path" || fail "mount the share $path"
+done <run/vmlab/shares
+ip link set lo up || fail "ip link set lo up"
+# The command's stdout and stderr: held open across switch_root so that the
+# raw mode (no CR before LF, no echo) stays; hvc resets it on the last close.
+exec 3<>dev/hvc0 4<>dev/hvc1 || fail "open /dev/hvc0 and /dev/hvc1"
+stty raw -echo <&3 && stty raw -echo <&4 || fail "stty raw"
+hostname vmlab
+read -r up _ </proc/uptime
+echo "vmlab stage 1: uptime $up, switching to stage 2"
 umount /proc /sys /dev
 exec switch_root /newroot /bin/bash /run/vmlab/stage2
 `
@@ -53,35 +67,27 @@ const stage2Script = `#!/bin/bash
 R=/run/vmlab
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 exec </dev/null >/dev/console 2>&1
-reboot_now() { sync; echo b >/proc/sysrq-trigger; sleep 60; }
 die() {
 	echo "vmlab stage 2: FAILED: $*"
 	printf '%s\n' "$*" >"$R/setup-error"
-	reboot_now
+	echo b >/proc/sysrq-trigger
+	sleep 60
 }
-echo "vmlab stage 2: uptime $(cut -d' ' -f1 /proc/uptime)"
-ip link set lo up || die "ip link set lo up"
-mkdir -p /run/netns /run/lock /run/user /tmp /var/tmp || die "mkdir in /run"
-chmod 1777 /run/lock
-hostname vmlab
-if [[ -s $R/shares ]]; then
-	mapfile -d '' -t shares <"$R/shares"
-	for ((i = 0; i + 1 < ${#shares[@]}; i += 2)); do
-		mkdir -p -- "${shares[i+1]}" &&
-			mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 "${shares[i]}" "${shares[i+1]}" ||
-			die "mount the share ${shares[i+1]}"
-	done
-fi
 mapfile -d '' -t argv <"$R/argv" || die "read argv"
 mapfile -d '' -t envv <"$R/env" || die "read env"
 IFS= read -r -d '' dir <"$R/dir"
 cd -- "$dir" || die "cd $dir"
-err=/dev/hvc1
-[[ -e $R/merge ]] && err=/dev/hvc0
-echo "vmlab stage 2: running at uptime $(cut -d' ' -f1 /proc/uptime)"
-env -i -- "${envv[@]}" "${argv[@]}" >/dev/hvc0 2>"$err"
+read -r up _ </proc/uptime
+echo "vmlab stage 2: uptime $up, running the command"
+if [[ -e $R/merge ]]; then
+	env -i -- "${envv[@]}" "${argv[@]}" >&3 2>&3 3>&- 4>&-
+else
+	env -i -- "${envv[@]}" "${argv[@]}" >&3 2>&4 3>&- 4>&-
+fi
 rc=$?
-echo "vmlab stage 2: exit code $rc at uptime $(cut -d' ' -f1 /proc/uptime)"
-printf '%d\n' "$rc" >"$R/exit.tmp" && mv "$R/exit.tmp" "$R/exit" || die "write the exit code"
-reboot_now
+read -r up _ </proc/uptime
+echo "vmlab stage 2: uptime $up, exit code $rc"
+printf '%d\n' "$rc" >"$R/exit" || die "write the exit code"
+echo b >/proc/sysrq-trigger
+sleep 60
 `

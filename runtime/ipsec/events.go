@@ -1,0 +1,313 @@
+package ipsec
+
+import (
+	"context"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/strongswan/govici/vici"
+)
+
+// Reason is why a peer's SA is not up, as far as charon has said.
+type Reason struct {
+	Code string    `json:"code"` // no-response, proposal-mismatch, auth-failed, unreachable, ts-mismatch, kernel, closed, deleted-by-peer
+	Text string    `json:"text"` // one line for operators
+	Log  string    `json:"log"`  // the charon log line it was derived from
+	At   time.Time `json:"at"`
+}
+
+// Reason codes.
+const (
+	ReasonNoResponse       = "no-response"
+	ReasonProposalMismatch = "proposal-mismatch"
+	ReasonAuthFailed       = "auth-failed"
+	ReasonUnreachable      = "unreachable"
+	ReasonTSMismatch       = "ts-mismatch"
+	ReasonNoConfig         = "no-config"
+	ReasonKernel           = "kernel"
+	ReasonDeletedByPeer    = "deleted-by-peer"
+	ReasonClosed           = "closed"
+)
+
+type rule struct {
+	match func(string) bool
+	code  string
+	text  string
+}
+
+func has(subs ...string) func(string) bool {
+	return func(s string) bool {
+		for _, x := range subs {
+			if !strings.Contains(s, x) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// rules classify charon log lines, most specific first.
+var rules = []rule{
+	{has("giving up after", "retransmits"), ReasonNoResponse, "no response from peer"},
+	{has("retransmit", "of request"), ReasonNoResponse, "no response from peer yet (retransmitting)"},
+	{has("NO_PROPOSAL_CHOSEN"), ReasonProposalMismatch, "proposal mismatch: peer accepted none of our proposals"},
+	{has("no acceptable proposal found"), ReasonProposalMismatch, "proposal mismatch: none of the peer's proposals is acceptable"},
+	{has("AUTHENTICATION_FAILED"), ReasonAuthFailed, "authentication failed: peer rejected our pre-shared key or identity"},
+	{has("MAC mismatched"), ReasonAuthFailed, "authentication failed: pre-shared key mismatch"},
+	{has("no shared key found"), ReasonAuthFailed, "authentication failed: no pre-shared key for these identities"},
+	{has("no matching peer config found"), ReasonNoConfig, "peer identity does not match the configuration"},
+	{has("no IKE config found"), ReasonNoConfig, "no configuration for the peer's address"},
+	{has("TS_UNACCEPTABLE"), ReasonTSMismatch, "traffic selectors (local-net/remote-net) do not match the peer's"},
+	{has("no acceptable traffic selectors"), ReasonTSMismatch, "traffic selectors (local-net/remote-net) do not match the peer's"},
+	{has("unreachable"), ReasonUnreachable, "peer unreachable"},
+	{has("No route to host"), ReasonUnreachable, "peer unreachable: no route to host"},
+	{has("unable to resolve"), ReasonUnreachable, "peer address cannot be resolved"},
+	{has("no local address found"), ReasonUnreachable, "no local address to reach the peer"},
+	{has("unable to install"), ReasonKernel, "kernel refused to install the IPsec SA or policy"},
+	{has("received DELETE for IKE_SA"), ReasonDeletedByPeer, "closed by peer"},
+}
+
+func classify(msg string) (code, text string, ok bool) {
+	for _, r := range rules {
+		if r.match(msg) {
+			return r.code, r.text, true
+		}
+	}
+	return "", "", false
+}
+
+var hostInLog = regexp.MustCompile(`(?:from|to) ([0-9a-fA-F.:]+)\[\d+\]`)
+
+// remoteInLog finds the peer's address in the log lines that carry it.
+var remoteInLog = []*regexp.Regexp{
+	regexp.MustCompile(`^received packet: from ([0-9a-fA-F.:]+)\[`),
+	regexp.MustCompile(`^sending packet: from \S+ to ([0-9a-fA-F.:]+)\[`),
+	regexp.MustCompile(`^initiating .*IKE_SA \S+ to ([0-9a-fA-F.:]+)$`),
+}
+
+// tracker keeps, per peer, the last reason charon gave for an SA not
+// being up, from the `log`, `ike-updown` and `child-updown` events.
+type tracker struct {
+	mu      sync.Mutex
+	reasons map[string]Reason // by peer name
+	// IKE_SAs seen in log lines: unique id -> remote host, so lines that
+	// name no connection yet (a responder before it picked one) can still
+	// be attributed.
+	remotes map[string]netip.Addr
+	// byRemote maps a peer address to its peer name (from the loaded specs).
+	byRemote func(netip.Addr) (string, bool)
+}
+
+func newTracker(byRemote func(netip.Addr) (string, bool)) *tracker {
+	return &tracker{reasons: map[string]Reason{}, remotes: map[string]netip.Addr{}, byRemote: byRemote}
+}
+
+func (t *tracker) reason(peer string) (Reason, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.reasons[peer]
+	return r, ok
+}
+
+func (t *tracker) set(peer string, r Reason) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.reasons[peer] = r
+}
+
+func (t *tracker) forget(peer string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.reasons, peer)
+}
+
+func str(m *vici.Message, key string) string {
+	if m == nil {
+		return ""
+	}
+	s, _ := m.Get(key).(string)
+	return s
+}
+
+func (t *tracker) handle(ev vici.Event) {
+	now := ev.Timestamp
+	if now.IsZero() {
+		now = time.Now()
+	}
+	switch ev.Name {
+	case "log":
+		t.handleLog(ev.Message, now)
+	case "ike-updown", "child-updown":
+		for _, name := range ev.Message.Keys() {
+			peer, ok := PeerOfConn(name)
+			if !ok {
+				continue
+			}
+			sa, _ := ev.Message.Get(name).(*vici.Message)
+			up := str(ev.Message, "up") == "yes"
+			if up {
+				if ev.Name == "ike-updown" {
+					// The IKE_SA is up: earlier failures no longer apply,
+					// except a CHILD_SA failure reported in the same
+					// exchange (kept until the CHILD_SA is up).
+					t.mu.Lock()
+					if r, ok := t.reasons[peer]; ok && r.Code != ReasonKernel && r.Code != ReasonTSMismatch {
+						delete(t.reasons, peer)
+					}
+					t.mu.Unlock()
+				} else {
+					t.forget(peer)
+				}
+				continue
+			}
+			if ev.Name == "ike-updown" {
+				t.mu.Lock()
+				if _, ok := t.reasons[peer]; !ok {
+					t.reasons[peer] = Reason{Code: ReasonClosed, Text: "IKE_SA closed", At: now}
+				}
+				delete(t.remotes, str(sa, "uniqueid"))
+				t.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (t *tracker) handleLog(m *vici.Message, now time.Time) {
+	msg := str(m, "msg")
+	id := str(m, "ikesa-uniqueid")
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if id != "" {
+		if len(t.remotes) > 4096 {
+			// IKE_SAs that die half-open never report ike-updown.
+			t.remotes = map[string]netip.Addr{}
+		}
+		for _, re := range remoteInLog {
+			if sm := re.FindStringSubmatch(msg); sm != nil {
+				if a, err := netip.ParseAddr(sm[1]); err == nil {
+					t.remotes[id] = a
+				}
+				break
+			}
+		}
+	}
+	code, text, ok := classify(msg)
+	if !ok {
+		return
+	}
+	peer, ok := PeerOfConn(str(m, "ikesa-name"))
+	if !ok {
+		if a, known := t.remotes[id]; known && t.byRemote != nil {
+			peer, ok = t.byRemote(a)
+		}
+		if !ok {
+			if sm := hostInLog.FindStringSubmatch(msg); sm != nil && t.byRemote != nil {
+				if a, err := netip.ParseAddr(sm[1]); err == nil {
+					peer, ok = t.byRemote(a)
+				}
+			}
+		}
+	}
+	if !ok {
+		return
+	}
+	// A retransmission notice does not replace a more precise reason.
+	if old, exists := t.reasons[peer]; exists && text == "no response from peer yet (retransmitting)" && old.Code != ReasonNoResponse && now.Sub(old.At) < 5*time.Minute {
+		return
+	}
+	t.reasons[peer] = Reason{Code: code, Text: text, Log: msg, At: now}
+}
+
+// startEvents runs the event session for the charon at path (once per
+// path): it follows charon across restarts and, for a charon mboxsh owns,
+// restarts it and reloads the connections when it died.
+func (d *Driver) startEvents(path string) {
+	d.emu.Lock()
+	defer d.emu.Unlock()
+	if d.evPath == path && d.evCancel != nil {
+		return
+	}
+	if d.evCancel != nil {
+		d.evCancel()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.evPath, d.evCancel = path, cancel
+	done := make(chan struct{})
+	d.evDone = done
+	go func() {
+		defer close(done)
+		d.eventLoop(ctx, path)
+	}()
+}
+
+func (d *Driver) stopEvents() {
+	d.emu.Lock()
+	cancel, done := d.evCancel, d.evDone
+	d.evCancel, d.evPath, d.evDone = nil, "", nil
+	d.emu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-done
+	}
+}
+
+func (d *Driver) eventLoop(ctx context.Context, path string) {
+	first := true
+	for ctx.Err() == nil {
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+		first = false
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		s, _, err := dialVici(dctx, path)
+		cancel()
+		if err != nil {
+			d.recoverCharon(ctx)
+			continue
+		}
+		ch := make(chan vici.Event, 1024)
+		s.NotifyEvents(ch)
+		if err := s.Subscribe("ike-updown", "child-updown", "log"); err != nil {
+			s.Close()
+			continue
+		}
+		stop := context.AfterFunc(ctx, func() { s.Close() })
+		for ev := range ch {
+			d.track.handle(ev)
+		}
+		stop()
+		s.Close()
+		if ctx.Err() == nil {
+			d.logf("ipsec: lost the VICI event session to charon at %s; reconnecting", path)
+		}
+	}
+}
+
+// recoverCharon restarts a charon mboxsh owns that died while connections
+// were loaded, and loads them again.
+func (d *Driver) recoverCharon(ctx context.Context) {
+	if !d.supervise.Load() || !d.owned.Load() {
+		return
+	}
+	specs := d.appliedSpecs()
+	if len(specs) == 0 {
+		return
+	}
+	if err := d.ensureCharon(ctx); err != nil {
+		d.logf("ipsec: restarting charon: %v", err)
+		return
+	}
+	for _, s := range specs {
+		if err := d.load(ctx, s); err != nil {
+			d.logf("ipsec: reloading %s after charon restart: %v", s.Name, err)
+		}
+	}
+	d.logf("ipsec: charon restarted, %d connection(s) reloaded", len(specs))
+}

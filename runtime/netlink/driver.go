@@ -1,0 +1,210 @@
+// Package netlink is the mboxsh runtime driver for links, addresses, static
+// routes and the router sysctls of one network namespace. It talks to the
+// kernel through rtnetlink (github.com/vishvananda/netlink) with one
+// long-lived handle bound to the namespace.
+//
+// What it owns:
+//
+//   - links: existing NICs (ethN, never created), lo, GRE tunnels, 802.1Q
+//     VLANs (kernel name vlanV) and bridges (brN, with ethN `bridge-group N`
+//     membership); admin state, MTU, ifalias (= description) and the exact
+//     set of addresses of every configured interface;
+//   - the default gateway and static routes, which it installs with its own
+//     routing protocol number, [RouteProtocol], so that it recognises and
+//     removes only its own routes;
+//   - net.ipv4.ip_forward=1 and loose reverse-path filtering (rp_filter=2)
+//     on GRE tunnels.
+//
+// Plan compares the desired configuration with the kernel itself, not only
+// with the previous configuration, so a commit re-asserts the configuration
+// after drift, and an unchanged system gives no steps.
+package netlink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"mboxsh/config"
+	"mboxsh/runtime"
+)
+
+// RouteProtocol is the rtnetlink protocol number (rtm_protocol) mboxsh
+// installs its static routes and default gateway with. It is 0xb0 (176), a
+// number neither the kernel, iproute2 nor FRR use (FRR: 11 zebra, 186 bgp,
+// 188 ospf, 196 static, …), so `ip route` shows `proto 176` and mboxsh can
+// tell its own routes from routes of the kernel, DHCP, FRR or the
+// administrator. An /etc/iproute2/rt_protos.d/mboxsh.conf line
+// "176 mboxsh" makes `ip route` print the name.
+//
+// Note for the FRR driver: zebra sees these routes as kernel routes (K), so
+// OSPF redistributes them with `redistribute kernel`, not `redistribute static`.
+const RouteProtocol vnl.RouteProtocol = 0xb0
+
+// Driver is the netlink driver of one network namespace. It is safe for use
+// by one goroutine at a time, like a commit.
+type Driver struct {
+	nsName string
+	ns     netns.NsHandle
+	h      *vnl.Handle
+	sys    *nsThread
+
+	mu     sync.Mutex
+	closed bool
+}
+
+var _ runtime.Driver = (*Driver)(nil)
+
+// New opens a driver for the network namespace nsName, as created by
+// `ip netns add NAME` (/var/run/netns/NAME); "" is the namespace of the
+// calling thread.
+func New(nsName string) (*Driver, error) {
+	var (
+		ns  netns.NsHandle
+		err error
+	)
+	if nsName == "" {
+		ns, err = netns.Get()
+	} else {
+		ns, err = netns.GetFromName(nsName)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("network namespace %q: %w", nsDisplay(nsName), err)
+	}
+	h, err := vnl.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("network namespace %q: opening netlink socket: %w", nsDisplay(nsName), err)
+	}
+	sys, err := startNSThread(ns)
+	if err != nil {
+		h.Close()
+		ns.Close()
+		return nil, fmt.Errorf("network namespace %q: %w", nsDisplay(nsName), err)
+	}
+	return &Driver{nsName: nsName, ns: ns, h: h, sys: sys}, nil
+}
+
+func nsDisplay(name string) string {
+	if name == "" {
+		return "(current)"
+	}
+	return name
+}
+
+// Name implements runtime.Driver.
+func (d *Driver) Name() string { return "netlink" }
+
+// Namespace returns the namespace name given to New.
+func (d *Driver) Namespace() string { return d.nsName }
+
+// Close releases the netlink socket, the namespace thread and handle.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	d.sys.close()
+	d.h.Close()
+	return d.ns.Close()
+}
+
+// Plan implements runtime.Driver.
+func (d *Driver) Plan(ctx context.Context, from, to *config.Config) ([]runtime.Step, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if from == nil {
+		from = &config.Config{}
+	}
+	if to == nil {
+		to = &config.Config{}
+	}
+	changes, err := d.diff(from, to)
+	if err != nil {
+		return nil, err
+	}
+	var steps []runtime.Step
+	for _, c := range changes {
+		if c.step != nil {
+			steps = append(steps, *c.step)
+		}
+	}
+	return steps, nil
+}
+
+// Drift implements runtime.Driver: one line for every place where the
+// kernel differs from cfg in what this driver manages.
+func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		cfg = &config.Config{}
+	}
+	changes, err := d.diff(&config.Config{}, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for _, c := range changes {
+		if c.drift != "" {
+			lines = append(lines, c.drift)
+		}
+	}
+	return lines, nil
+}
+
+// maxDumpRetries bounds the retries of a dump the kernel interrupted
+// (NLM_F_DUMP_INTR: the object list changed while it was being read).
+const maxDumpRetries = 20
+
+// retryDump runs a dump until it completes without interruption.
+func retryDump[T any](what string, f func() (T, error)) (T, error) {
+	var (
+		v   T
+		err error
+	)
+	for range maxDumpRetries {
+		v, err = f()
+		if !errors.Is(err, vnl.ErrDumpInterrupted) {
+			if err != nil {
+				return v, fmt.Errorf("reading %s: %w", what, explain(err))
+			}
+			return v, nil
+		}
+	}
+	return v, fmt.Errorf("reading %s: the kernel's list kept changing while being read (%d attempts): %w", what, maxDumpRetries, err)
+}
+
+// linkByName returns the link called name, or nil if there is none.
+func (d *Driver) linkByName(name string) (vnl.Link, error) {
+	l, err := retryDump("interface "+name, func() (vnl.Link, error) { return d.h.LinkByName(name) })
+	if err != nil {
+		var nf vnl.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return l, nil
+}
+
+func (d *Driver) linkByIndex(idx int) (vnl.Link, error) {
+	l, err := retryDump("interface list", func() (vnl.Link, error) { return d.h.LinkByIndex(idx) })
+	if err != nil {
+		var nf vnl.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return l, nil
+}

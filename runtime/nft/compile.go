@@ -1,0 +1,683 @@
+package nft
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"mboxsh/config"
+)
+
+// TableName is the nftables table mboxsh owns (family inet). mboxsh never
+// touches any other table.
+const TableName = "mboxsh"
+
+// Kernel chain names inside the table.
+const (
+	chainInput       = "input"
+	chainForward     = "forward"
+	chainPrerouting  = "prerouting"
+	chainPostrouting = "postrouting"
+)
+
+// codegenVersion is part of every rule fingerprint: bump it whenever the
+// expressions generated for the same configuration change, so that running
+// boxes replace their rules on the next commit.
+const codegenVersion = "1"
+
+// chainSpec is one base chain of the table.
+type chainSpec struct {
+	name   string
+	typ    string // filter | nat
+	hook   uint32
+	prio   int32
+	policy uint32 // NF_DROP or NF_ACCEPT
+}
+
+const (
+	nfDrop   = 0
+	nfAccept = 1
+)
+
+// Hook numbers (NF_INET_*).
+const (
+	hookPrerouting  = 0
+	hookInput       = 1
+	hookForward     = 2
+	hookOutput      = 3
+	hookPostrouting = 4
+)
+
+var chainSpecs = []chainSpec{
+	{name: chainInput, typ: "filter", hook: hookInput, prio: 0, policy: nfDrop},
+	{name: chainForward, typ: "filter", hook: hookForward, prio: 0, policy: nfDrop},
+	{name: chainPrerouting, typ: "nat", hook: hookPrerouting, prio: -100, policy: nfAccept},
+	{name: chainPostrouting, typ: "nat", hook: hookPostrouting, prio: 100, policy: nfAccept},
+}
+
+// chainKeyword maps a kernel chain to the configuration keyword of its rules.
+var chainKeyword = map[string]string{
+	chainInput:       "firewall-input",
+	chainForward:     "firewall-access",
+	chainPrerouting:  "firewall-dnat",
+	chainPostrouting: "firewall-snat",
+}
+
+func kernelChain(ch config.Chain) string {
+	switch ch {
+	case config.ChainInput:
+		return chainInput
+	case config.ChainAccess:
+		return chainForward
+	case config.ChainSNAT:
+		return chainPostrouting
+	default:
+		return chainPrerouting
+	}
+}
+
+// Layer-4 protocol numbers.
+const (
+	protoICMP   = 1
+	protoTCP    = 6
+	protoUDP    = 17
+	protoGRE    = 47
+	protoESP    = 50
+	protoICMPv6 = 58
+	protoOSPF   = 89
+)
+
+// ct state bits.
+const (
+	ctInvalid     = 1
+	ctEstablished = 2
+	ctRelated     = 4
+)
+
+type portRange struct{ lo, hi uint16 }
+
+// action of a rule.
+type action int
+
+const (
+	actAccept action = iota
+	actDrop
+	actMasquerade
+	actSNAT
+	actDNAT
+	actRedirect
+)
+
+// ruleIR is one kernel rule, in a form that both the expression builder and
+// the nft-syntax renderer read. Matches are emitted in field order.
+type ruleIR struct {
+	chain string
+	key   string // the rule comment: "firewall-access 12", "default-input ssh"
+	text  string // what the rule does, in configuration words, for show commands
+
+	iif, oif string   // interface name; a trailing '*' is a prefix match
+	iifSet   []string // iifname { … }
+	ipOnly   bool     // meta nfproto ipv4 (protocol "ip")
+	l4       uint8    // meta l4proto; 0 = any
+	ct       uint32   // ct state mask; 0 = none
+	saddr    []netip.Prefix
+	daddr    []netip.Prefix
+	sport    []portRange
+	dport    []portRange
+
+	act      action
+	natAddr  netip.Addr // SNAT/DNAT address (range start)
+	natAddr2 netip.Addr // SNAT range end; invalid = single address
+	natPort  uint16     // DNAT/redirect port; 0 = keep
+
+	digest string // fingerprint of everything above plus codegenVersion
+}
+
+// fingerprint computes ir.digest.
+func (ir *ruleIR) fingerprint() {
+	var b strings.Builder
+	b.WriteString(codegenVersion)
+	for _, s := range []string{ir.chain, ir.key, ir.text, ir.iif, ir.oif, strings.Join(ir.iifSet, ",")} {
+		b.WriteByte('|')
+		b.WriteString(s)
+	}
+	fmt.Fprintf(&b, "|%t|%d|%d|", ir.ipOnly, ir.l4, ir.ct)
+	for _, p := range ir.saddr {
+		b.WriteString(p.String())
+		b.WriteByte(',')
+	}
+	b.WriteByte('|')
+	for _, p := range ir.daddr {
+		b.WriteString(p.String())
+		b.WriteByte(',')
+	}
+	b.WriteByte('|')
+	for _, p := range ir.sport {
+		fmt.Fprintf(&b, "%d-%d,", p.lo, p.hi)
+	}
+	b.WriteByte('|')
+	for _, p := range ir.dport {
+		fmt.Fprintf(&b, "%d-%d,", p.lo, p.hi)
+	}
+	fmt.Fprintf(&b, "|%d|%s|%s|%d", ir.act, ir.natAddr, ir.natAddr2, ir.natPort)
+	sum := sha256.Sum256([]byte(b.String()))
+	ir.digest = string(sum[:12])
+}
+
+// unit is one configuration statement (or one built-in default) and the
+// kernel rules that realise it, in order.
+type unit struct {
+	key   string
+	rules []*ruleIR
+}
+
+// desiredChain is a chain as the configuration wants it.
+type desiredChain struct {
+	spec  chainSpec
+	units []unit
+}
+
+// desired is the whole table as the configuration wants it.
+type desired struct {
+	chains []desiredChain // in chainSpecs order
+}
+
+// compiler turns configurations into desired tables. It memoises compiled
+// configuration rules, so that a commit that changes one rule of 10,000
+// recompiles one rule.
+type compiler struct {
+	memo map[string]memoEntry
+}
+
+type memoEntry struct {
+	rule  config.Rule
+	units unit
+}
+
+func newCompiler() *compiler { return &compiler{memo: map[string]memoEntry{}} }
+
+// compile builds the desired table for cfg.
+func (c *compiler) compile(cfg *config.Config) (*desired, error) {
+	d := &desired{}
+	next := make(map[string]memoEntry, len(c.memo))
+	var errs []string
+	rules := func(ch config.Chain) []unit {
+		list := slices.Clone(*cfg.Rules(ch))
+		slices.SortStableFunc(list, func(a, b config.Rule) int { return a.Number - b.Number })
+		var out []unit
+		seen := map[int]bool{}
+		for _, r := range list {
+			key := fmt.Sprintf("%s %d", ch.Keyword(), r.Number)
+			if seen[r.Number] {
+				errs = append(errs, key+": duplicate rule number")
+				continue
+			}
+			seen[r.Number] = true
+			if m, ok := c.memo[key]; ok && ruleEqual(m.rule, r) {
+				next[key] = m
+				out = append(out, m.units)
+				continue
+			}
+			irs, err := compileRule(ch, key, r)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %v", key, err))
+				continue
+			}
+			u := unit{key: key, rules: irs}
+			next[key] = memoEntry{rule: cloneRule(r), units: u}
+			out = append(out, u)
+		}
+		return out
+	}
+	input := defaultInputBase()
+	input = append(input, rules(config.ChainInput)...)
+	if !cfg.FirewallDisable.Input {
+		input = append(input, defaultInputServices(cfg)...)
+	}
+	var forward []unit
+	if !cfg.FirewallDisable.Access {
+		forward = defaultAccess()
+	}
+	forward = append(forward, rules(config.ChainAccess)...)
+	dnat := rules(config.ChainDNAT)
+	snat := rules(config.ChainSNAT)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	c.memo = next
+	for _, spec := range chainSpecs {
+		dc := desiredChain{spec: spec}
+		switch spec.name {
+		case chainInput:
+			dc.units = input
+		case chainForward:
+			dc.units = forward
+		case chainPrerouting:
+			dc.units = dnat
+		case chainPostrouting:
+			dc.units = snat
+		}
+		d.chains = append(d.chains, dc)
+	}
+	return d, nil
+}
+
+func ruleEqual(a, b config.Rule) bool {
+	return a.Number == b.Number && a.Action == b.Action && a.Direction == b.Direction &&
+		a.Interface == b.Interface && a.Proto == b.Proto && slices.Equal(a.Src, b.Src) &&
+		slices.Equal(a.Dst, b.Dst) && slices.Equal(a.Sport, b.Sport) && slices.Equal(a.Dport, b.Dport) &&
+		a.Xsrc == b.Xsrc && a.Xdst == b.Xdst && a.Xdport == b.Xdport && a.Remark == b.Remark
+}
+
+func cloneRule(r config.Rule) config.Rule {
+	r.Src = slices.Clone(r.Src)
+	r.Dst = slices.Clone(r.Dst)
+	r.Sport = slices.Clone(r.Sport)
+	r.Dport = slices.Clone(r.Dport)
+	return r
+}
+
+// Built-in default rules. Their comments start with "default-".
+
+func defaultRule(chain, name, text string, ir ruleIR) unit {
+	ir.chain = chain
+	ir.key = "default-" + chainKeyword[chain][len("firewall-"):] + " " + name
+	ir.text = text
+	ir.fingerprint()
+	return unit{key: ir.key, rules: []*ruleIR{&ir}}
+}
+
+// defaultInputBase are the input rules that stay even with
+// `firewall-disable input`: they keep local processes talking to each other
+// and keep the operator's own session (and every reply to the box's own
+// connections) alive across a commit.
+func defaultInputBase() []unit {
+	return []unit{
+		defaultRule(chainInput, "loopback", "permit inbound lo", ruleIR{iif: "lo", act: actAccept}),
+		defaultRule(chainInput, "established", "permit established,related", ruleIR{ct: ctEstablished | ctRelated, act: actAccept}),
+		defaultRule(chainInput, "invalid", "deny invalid", ruleIR{ct: ctInvalid, act: actDrop}),
+	}
+}
+
+// defaultInputServices are the rules `firewall-disable input` removes: what
+// an appliance of this kind needs to be managed and to run its tunnels.
+func defaultInputServices(cfg *config.Config) []unit {
+	out := []unit{
+		defaultRule(chainInput, "icmp", "permit icmp", ruleIR{l4: protoICMP, act: actAccept}),
+		defaultRule(chainInput, "icmpv6", "permit icmpv6", ruleIR{l4: protoICMPv6, act: actAccept}),
+		defaultRule(chainInput, "ssh", "permit tcp dport 22", ruleIR{l4: protoTCP, dport: []portRange{{22, 22}}, act: actAccept}),
+	}
+	// IKE and ESP from the IPsec peers; from anywhere if a peer is
+	// responder-only (remote-ip any or a named peer without remote-ip).
+	var peers []netip.Prefix
+	anyPeer := false
+	for _, p := range cfg.Peers {
+		if a, ok := p.RemoteAddress(); ok && a.Is4() {
+			peers = append(peers, netip.PrefixFrom(a, 32))
+		} else {
+			anyPeer = true
+		}
+	}
+	if anyPeer {
+		peers = nil
+	}
+	if len(cfg.Peers) > 0 {
+		src := normPrefixes(peers)
+		out = append(out,
+			defaultRule(chainInput, "ike", "permit udp src "+prefixList(src)+" dport 500,4500",
+				ruleIR{l4: protoUDP, saddr: src, dport: []portRange{{500, 500}, {4500, 4500}}, act: actAccept}),
+			defaultRule(chainInput, "esp", "permit esp src "+prefixList(src),
+				ruleIR{l4: protoESP, saddr: src, act: actAccept}))
+	}
+	var gre []netip.Prefix
+	for _, i := range cfg.Interfaces {
+		if i.Kind == config.KindGRE && i.TunnelRemote.Is4() {
+			gre = append(gre, netip.PrefixFrom(i.TunnelRemote, 32))
+		}
+	}
+	if len(gre) > 0 {
+		src := normPrefixes(gre)
+		out = append(out, defaultRule(chainInput, "gre", "permit gre src "+prefixList(src),
+			ruleIR{l4: protoGRE, saddr: src, act: actAccept}))
+	}
+	if cfg.OSPF != nil {
+		ifs := ospfInterfaces(cfg)
+		text := "permit ospf"
+		if len(ifs) > 0 {
+			text += " inbound " + strings.Join(ifs, ",")
+		}
+		ir := ruleIR{l4: protoOSPF, act: actAccept}
+		switch len(ifs) {
+		case 0:
+		case 1:
+			ir.iif = ifs[0]
+		default:
+			ir.iifSet = ifs
+		}
+		out = append(out, defaultRule(chainInput, "ospf", text, ir))
+	}
+	return out
+}
+
+// ospfInterfaces lists the interfaces with an address inside a `network`
+// prefix of `router ospf`, sorted. Empty means "cannot tell": any interface.
+func ospfInterfaces(cfg *config.Config) []string {
+	var out []string
+	for _, i := range cfg.Interfaces {
+		for _, a := range i.Addresses {
+			if slices.ContainsFunc(cfg.OSPF.Networks, func(n config.OSPFNetwork) bool { return n.Prefix.Contains(a.Addr()) }) {
+				out = append(out, i.Name)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// defaultAccess are the forward rules `firewall-disable access` removes:
+// the stateful part of the filter. Without them the filter is stateless and
+// return traffic needs its own rules (useful with asymmetric routing).
+func defaultAccess() []unit {
+	return []unit{
+		defaultRule(chainForward, "established", "permit established,related", ruleIR{ct: ctEstablished | ctRelated, act: actAccept}),
+		defaultRule(chainForward, "invalid", "deny invalid", ruleIR{ct: ctInvalid, act: actDrop}),
+	}
+}
+
+// compileRule turns one configuration rule into kernel rules.
+func compileRule(ch config.Chain, key string, r config.Rule) ([]*ruleIR, error) {
+	base := ruleIR{chain: kernelChain(ch), key: key, text: ruleText(r)}
+	switch ch {
+	case config.ChainInput, config.ChainAccess:
+		switch r.Action {
+		case "permit":
+			base.act = actAccept
+		case "deny":
+			base.act = actDrop
+		default:
+			return nil, fmt.Errorf("action %q: want permit or deny", r.Action)
+		}
+	case config.ChainSNAT:
+		switch r.Action {
+		case "overload":
+			base.act = actMasquerade
+		case "exempt":
+			base.act = actAccept
+		case "translate":
+			base.act = actSNAT
+		default:
+			return nil, fmt.Errorf("action %q: want overload, exempt or translate", r.Action)
+		}
+	case config.ChainDNAT:
+		switch r.Action {
+		case "translate":
+			base.act = actDNAT
+		case "redirect":
+			base.act = actRedirect
+		case "exempt":
+			base.act = actAccept
+		default:
+			return nil, fmt.Errorf("action %q: want translate, redirect or exempt", r.Action)
+		}
+	}
+
+	ifname := r.Interface
+	if ifname != "" {
+		if len(ifname) > 15 {
+			return nil, fmt.Errorf("interface name %q longer than 15 characters", ifname)
+		}
+		if i := strings.IndexByte(ifname, '+'); i >= 0 && i != len(ifname)-1 {
+			return nil, fmt.Errorf("interface %q: '+' is only allowed at the end", ifname)
+		}
+		if strings.ContainsAny(ifname, "*\"\\ /") {
+			return nil, fmt.Errorf("interface %q: invalid character", ifname)
+		}
+		if strings.HasSuffix(ifname, "+") {
+			ifname = strings.TrimSuffix(ifname, "+") + "*"
+		}
+	}
+
+	switch r.Proto {
+	case "":
+	case "ip":
+		base.ipOnly = true
+	case "tcp":
+		base.l4 = protoTCP
+	case "udp":
+		base.l4 = protoUDP
+	case "icmp":
+		base.l4 = protoICMP
+	default:
+		return nil, fmt.Errorf("protocol %q: want ip, tcp, udp or icmp", r.Proto)
+	}
+	var err error
+	if base.saddr, err = parseAddrs(r.Src); err != nil {
+		return nil, fmt.Errorf("src: %w", err)
+	}
+	if base.daddr, err = parseAddrs(r.Dst); err != nil {
+		return nil, fmt.Errorf("dst: %w", err)
+	}
+	if base.sport, err = parsePorts(r.Sport); err != nil {
+		return nil, fmt.Errorf("sport: %w", err)
+	}
+	if base.dport, err = parsePorts(r.Dport); err != nil {
+		return nil, fmt.Errorf("dport: %w", err)
+	}
+	if (len(base.sport) > 0 || len(base.dport) > 0) && base.l4 != protoTCP && base.l4 != protoUDP {
+		return nil, fmt.Errorf("sport/dport need protocol tcp or udp")
+	}
+
+	// Translation targets.
+	if r.Xsrc != "" && base.act != actSNAT {
+		return nil, fmt.Errorf("xsrc is only valid with translate")
+	}
+	if (r.Xdst != "" || r.Xdport != "") && base.act != actDNAT && base.act != actRedirect {
+		return nil, fmt.Errorf("xdst/xdport are only valid with translate or redirect")
+	}
+	switch base.act {
+	case actSNAT:
+		if r.Xsrc == "" {
+			return nil, fmt.Errorf("translate needs xsrc")
+		}
+		lo, hi, _ := strings.Cut(r.Xsrc, "-")
+		if base.natAddr, err = netip.ParseAddr(lo); err != nil || !base.natAddr.Is4() {
+			return nil, fmt.Errorf("xsrc %q: want an IPv4 address or range A-B", r.Xsrc)
+		}
+		if hi != "" {
+			if base.natAddr2, err = netip.ParseAddr(hi); err != nil || !base.natAddr2.Is4() || base.natAddr2.Less(base.natAddr) {
+				return nil, fmt.Errorf("xsrc %q: want an IPv4 address or range A-B", r.Xsrc)
+			}
+		}
+	case actDNAT:
+		if r.Xdst == "" {
+			return nil, fmt.Errorf("translate needs xdst")
+		}
+		if base.natAddr, err = netip.ParseAddr(r.Xdst); err != nil || !base.natAddr.Is4() {
+			return nil, fmt.Errorf("xdst %q: want an IPv4 address", r.Xdst)
+		}
+		fallthrough
+	case actRedirect:
+		if r.Xdst != "" && base.act == actRedirect {
+			return nil, fmt.Errorf("redirect takes no xdst (the appliance itself)")
+		}
+		if r.Xdport != "" {
+			p, err := strconv.ParseUint(r.Xdport, 10, 16)
+			if err != nil || p == 0 {
+				return nil, fmt.Errorf("xdport %q: want a port 1-65535", r.Xdport)
+			}
+			if base.l4 != protoTCP && base.l4 != protoUDP {
+				return nil, fmt.Errorf("xdport needs protocol tcp or udp")
+			}
+			base.natPort = uint16(p)
+		}
+	}
+
+	// Direction and interface.
+	var irs []ruleIR
+	switch r.Direction {
+	case "inbound":
+		if ch == config.ChainSNAT {
+			return nil, fmt.Errorf("firewall-snat rules are outbound")
+		}
+		base.iif = ifname
+		irs = []ruleIR{base}
+	case "outbound":
+		if ch == config.ChainInput || ch == config.ChainDNAT {
+			return nil, fmt.Errorf("%s rules cannot be outbound (they see traffic arriving)", ch.Keyword())
+		}
+		base.oif = ifname
+		irs = []ruleIR{base}
+	case "all", "":
+		switch {
+		case ifname == "":
+			irs = []ruleIR{base}
+		case ch == config.ChainInput || ch == config.ChainDNAT:
+			base.iif = ifname
+			irs = []ruleIR{base}
+		case ch == config.ChainSNAT:
+			base.oif = ifname
+			irs = []ruleIR{base}
+		default:
+			// `all IF` in the forward filter: traffic entering or leaving IF.
+			in, out := base, base
+			in.iif, out.oif = ifname, ifname
+			irs = []ruleIR{in, out}
+		}
+	default:
+		return nil, fmt.Errorf("direction %q: want inbound, outbound or all", r.Direction)
+	}
+	out := make([]*ruleIR, len(irs))
+	for i := range irs {
+		irs[i].fingerprint()
+		out[i] = &irs[i]
+	}
+	return out, nil
+}
+
+func parseAddrs(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		var p netip.Prefix
+		if strings.Contains(s, "/") {
+			var err error
+			if p, err = netip.ParsePrefix(s); err != nil {
+				return nil, fmt.Errorf("%q: %v", s, err)
+			}
+		} else {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q: not an address or prefix", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if !p.Addr().Is4() {
+			return nil, fmt.Errorf("%q: only IPv4 is supported", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return normPrefixes(out), nil
+}
+
+// normPrefixes sorts prefixes and drops those covered by another, so that
+// interval sets get no overlapping elements.
+func normPrefixes(in []netip.Prefix) []netip.Prefix {
+	if len(in) < 2 {
+		return in
+	}
+	ps := slices.Clone(in)
+	slices.SortFunc(ps, func(a, b netip.Prefix) int {
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c
+		}
+		return a.Bits() - b.Bits()
+	})
+	out := ps[:1]
+	for _, p := range ps[1:] {
+		if last := out[len(out)-1]; last.Contains(p.Addr()) && last.Bits() <= p.Bits() {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func parsePorts(list []string) ([]portRange, error) {
+	var out []portRange
+	for _, s := range list {
+		lo, hi, isRange := strings.Cut(s, "-")
+		a, err := strconv.ParseUint(lo, 10, 16)
+		if err != nil || a == 0 {
+			return nil, fmt.Errorf("%q: want a port 1-65535 or a range A-B", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseUint(hi, 10, 16); err != nil || b < a {
+				return nil, fmt.Errorf("%q: want a port 1-65535 or a range A-B", s)
+			}
+		}
+		out = append(out, portRange{uint16(a), uint16(b)})
+	}
+	if len(out) < 2 {
+		return out, nil
+	}
+	// Sort and merge overlapping or adjacent ranges.
+	slices.SortFunc(out, func(a, b portRange) int { return int(a.lo) - int(b.lo) })
+	m := out[:1]
+	for _, p := range out[1:] {
+		last := &m[len(m)-1]
+		if uint32(p.lo) <= uint32(last.hi)+1 {
+			last.hi = max(last.hi, p.hi)
+			continue
+		}
+		m = append(m, p)
+	}
+	return m, nil
+}
+
+func prefixList(ps []netip.Prefix) string {
+	if len(ps) == 0 {
+		return "any"
+	}
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		if p.IsSingleIP() {
+			s[i] = p.Addr().String()
+		} else {
+			s[i] = p.String()
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+// ruleText renders a configuration rule without its number and remark: the
+// rule text of show commands ("permit outbound eth0 tcp dport 80,443").
+func ruleText(r config.Rule) string {
+	w := []string{r.Action}
+	if r.Direction != "" {
+		w = append(w, r.Direction)
+	}
+	if r.Interface != "" {
+		w = append(w, r.Interface)
+	}
+	if r.Proto != "" {
+		w = append(w, r.Proto)
+	}
+	for _, kv := range []struct {
+		k string
+		v []string
+	}{{"src", r.Src}, {"dst", r.Dst}, {"sport", r.Sport}, {"dport", r.Dport}} {
+		if len(kv.v) > 0 {
+			w = append(w, kv.k, strings.Join(kv.v, ","))
+		}
+	}
+	for _, kv := range [][2]string{{"xsrc", r.Xsrc}, {"xdst", r.Xdst}, {"xdport", r.Xdport}} {
+		if kv[1] != "" {
+			w = append(w, kv[0], kv[1])
+		}
+	}
+	return strings.Join(w, " ")
+}

@@ -1,0 +1,426 @@
+package nft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"mboxsh/config"
+	"mboxsh/runtime"
+)
+
+// Driver programs mboxsh's firewall and NAT into `table inet mboxsh` of one
+// network namespace. It implements runtime.Driver.
+type Driver struct {
+	mu     sync.Mutex
+	ns     *os.File
+	c      *conn
+	comp   *compiler
+	cache  *kState // the table as last read or written; valid while the generation matches
+	closed bool
+}
+
+var _ runtime.Driver = (*Driver)(nil)
+
+// New returns a driver for the named network namespace (/var/run/netns/NAME),
+// or for the calling thread's namespace when nsName is "".
+func New(nsName string) (*Driver, error) {
+	path := "/proc/thread-self/ns/net"
+	if nsName != "" {
+		if strings.ContainsRune(nsName, '/') || nsName == "." || nsName == ".." {
+			return nil, fmt.Errorf("nft: invalid namespace name %q", nsName)
+		}
+		path = "/var/run/netns/" + nsName
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("nft: opening network namespace: %w", err)
+	}
+	d := &Driver{ns: f, comp: newCompiler()}
+	if _, err := d.conn(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Name implements runtime.Driver.
+func (d *Driver) Name() string { return "nft" }
+
+// Close implements runtime.Driver.
+func (d *Driver) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	var err error
+	if d.c != nil {
+		err = d.c.close()
+		d.c = nil
+	}
+	return errors.Join(err, d.ns.Close())
+}
+
+func (d *Driver) conn() (*conn, error) {
+	if d.closed {
+		return nil, errors.New("nft: driver closed")
+	}
+	if d.c == nil {
+		c, err := dial(int(d.ns.Fd()))
+		if err != nil {
+			return nil, fmt.Errorf("nft: %w", err)
+		}
+		d.c = c
+	}
+	return d.c, nil
+}
+
+// reset drops the socket after a transport error (unread answers may be
+// left in it) and forgets the cached state.
+func (d *Driver) reset() {
+	if d.c != nil {
+		d.c.close()
+		d.c = nil
+	}
+	d.cache = nil
+}
+
+// transportErr tells whether err leaves the socket in an unknown state.
+func transportErr(err error) bool {
+	var ke *kernelError
+	var be *batchError
+	return err != nil && !errors.As(err, &ke) && !errors.As(err, &be) && !errors.Is(err, errRestart)
+}
+
+// current returns the kernel state of the table. One GETGEN round trip
+// tells whether anything changed since the driver last read or wrote it;
+// only then is the table read (dumped) again.
+func (d *Driver) current(ctx context.Context) (*kState, error) {
+	c, err := d.conn()
+	if err != nil {
+		return nil, err
+	}
+	g, err := c.getGen(ctx)
+	if err == nil && d.cache != nil && d.cache.gen == g {
+		return d.cache, nil
+	}
+	var s *kState
+	if err == nil {
+		s, err = c.readState(ctx)
+	}
+	if err != nil {
+		if transportErr(err) {
+			d.reset()
+		}
+		return nil, fmt.Errorf("nft: %w", err)
+	}
+	d.cache = s
+	return s, nil
+}
+
+// Plan implements runtime.Driver. It compares the table the configuration
+// `to` wants with what the kernel holds (not with `from`), so a commit also
+// repairs drift. All changes go in one step, one netlink batch.
+func (d *Driver) Plan(ctx context.Context, from, to *config.Config) ([]runtime.Step, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	des, err := d.comp.compile(to)
+	if err != nil {
+		return nil, err
+	}
+	w := des.want()
+	cur, err := d.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := reconcile(cur, w)
+	if err != nil {
+		return nil, err
+	}
+	if p.empty() {
+		return nil, nil
+	}
+	var snap *kState
+	planned := &plannedBatch{cur: cur, p: p}
+	stmt := "firewall"
+	if len(p.changed) == 1 {
+		stmt = p.changed[0]
+	}
+	return []runtime.Step{{
+		Driver: d.Name(),
+		Stmt:   stmt,
+		Desc:   p.describe(),
+		Do: func(ctx context.Context) error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			s, err := d.apply(ctx, w, planned, true)
+			snap = s
+			return err
+		},
+		Undo: func(ctx context.Context) error {
+			if snap == nil {
+				return nil
+			}
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			_, err := d.apply(ctx, snapshotWant(snap), nil, false)
+			return err
+		},
+	}}, nil
+}
+
+type plannedBatch struct {
+	cur *kState
+	p   *plan
+}
+
+func (p *plan) describe() string {
+	var parts []string
+	if p.added > 0 {
+		parts = append(parts, plural(p.added, "rule")+" added")
+	}
+	if p.removed > 0 {
+		parts = append(parts, plural(p.removed, "rule")+" removed")
+	}
+	if p.chainOp > 0 {
+		parts = append(parts, plural(p.chainOp, "table/chain change"))
+	}
+	return fmt.Sprintf("program nftables table inet %s (%s)", TableName, strings.Join(parts, ", "))
+}
+
+func plural(n int, s string) string {
+	if n == 1 {
+		return "1 " + s
+	}
+	return strconv.Itoa(n) + " " + s + "s"
+}
+
+// apply moves the kernel to w in one batch. The batch is conditional on the
+// generation it was planned against; if someone else changed the ruleset in
+// between, the kernel refuses it and apply plans again. With snapshot, apply
+// returns the state it replaced, complete enough to be put back.
+func (d *Driver) apply(ctx context.Context, w *want, planned *plannedBatch, snapshot bool) (*kState, error) {
+	for attempt := 0; ; attempt++ {
+		c, err := d.conn()
+		if err != nil {
+			return nil, err
+		}
+		var cur *kState
+		var p *plan
+		if planned != nil && d.cache == planned.cur {
+			// The plan was made against the cached state; the generation
+			// check in the batch catches any change since.
+			cur, p = planned.cur, planned.p
+		} else {
+			if cur, err = d.current(ctx); err != nil {
+				return nil, err
+			}
+			if p, err = reconcile(cur, w); err != nil {
+				return nil, err
+			}
+		}
+		planned = nil
+		if p.empty() {
+			return nil, nil
+		}
+		if snapshot {
+			if err := d.completeSnapshot(ctx, c, p); err != nil {
+				if transportErr(err) {
+					d.reset()
+				}
+				return nil, fmt.Errorf("nft: saving the rules to replace: %w", err)
+			}
+		}
+		gen, err := c.sendBatch(ctx, p.msgs, true, cur.gen)
+		switch {
+		case err == nil:
+			p.after.gen = gen
+			d.cache = p.after
+			return cur, nil
+		case errors.Is(err, errRestart) && attempt < 3:
+			d.cache = nil
+			continue
+		case transportErr(err):
+			// The batch went out but its answer was lost: read the kernel
+			// to learn whether it was applied (batches are all or nothing).
+			d.reset()
+			fresh, rerr := d.current(ctx)
+			if rerr == nil {
+				if q, qerr := reconcile(fresh, w); qerr == nil && q.empty() {
+					return cur, nil
+				}
+			}
+			return nil, fmt.Errorf("nft: %w", err)
+		case errors.Is(err, syscall.EPERM):
+			return nil, fmt.Errorf("firewall: kernel refused: %w (CAP_NET_ADMIN needed)", err)
+		default:
+			return nil, err
+		}
+	}
+}
+
+// completeSnapshot makes sure every rule the batch deletes can be put back
+// exactly, counters included: it reads those rules (and the anonymous sets
+// they look up) from the kernel unless they were read already.
+func (d *Driver) completeSnapshot(ctx context.Context, c *conn, p *plan) error {
+	var missing []deletedRule
+	for _, dr := range p.deleted {
+		if dr.rule.raw == nil {
+			missing = append(missing, dr)
+		}
+	}
+	if len(missing) > 256 {
+		// Cheaper to dump the table once than to ask rule by rule.
+		s, err := c.readState(ctx)
+		if err != nil {
+			return err
+		}
+		byHandle := map[uint64]*rawRule{}
+		for _, ch := range s.chains {
+			for _, r := range ch.rules {
+				byHandle[r.handle] = r.raw
+			}
+		}
+		for _, dr := range missing {
+			if raw := byHandle[dr.rule.handle]; raw != nil {
+				dr.rule.raw = raw
+			}
+		}
+	} else {
+		for _, dr := range missing {
+			raw, err := c.fetchRule(ctx, dr.chain, dr.rule.handle)
+			if err != nil {
+				if isNotFound(err) && dr.rule.ir != nil {
+					continue // gone meanwhile; the batch will fail on it anyway
+				}
+				return err
+			}
+			dr.rule.raw = raw
+		}
+	}
+	for _, dr := range p.deleted {
+		if dr.rule.raw != nil {
+			if err := c.fetchSets(ctx, dr.rule.raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Drift implements runtime.Driver: one line per difference between the
+// table cfg wants and the kernel's.
+func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	des, err := d.comp.compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := d.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := reconcile(cur, des.want())
+	if err != nil {
+		return nil, err
+	}
+	return p.lines, nil
+}
+
+// Ruleset renders the table cfg wants as an nft script (`nft -f` loads it):
+// for `show firewall ruleset`, support, and equivalence tests.
+func (d *Driver) Ruleset(cfg *config.Config) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	des, err := d.comp.compile(cfg)
+	if err != nil {
+		return "", err
+	}
+	return des.text(), nil
+}
+
+// RuleCounter is the hit count of one configuration rule (or built-in
+// default rule), summed over the kernel rules that realise it.
+type RuleCounter struct {
+	// Chain is the configuration keyword: firewall-input, firewall-access,
+	// firewall-snat, firewall-dnat.
+	Chain string `json:"chain"`
+	// Number is the rule number; 0 for built-in default rules.
+	Number int `json:"number"`
+	// Name is the rule's comment in the kernel: "firewall-access 12",
+	// "default-input ssh".
+	Name string `json:"name"`
+	// Rule is what the rule does, in configuration words (without number
+	// and remark): "permit outbound eth0 tcp dport 80,443".
+	Rule    string `json:"rule"`
+	Packets uint64 `json:"packets"`
+	Bytes   uint64 `json:"bytes"`
+}
+
+// Counters reads the packet and byte counters of every rule, in chain
+// order (input, access, dnat, snat) and rule order.
+func (d *Driver) Counters(ctx context.Context) ([]RuleCounter, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, err := d.conn()
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.readState(ctx)
+	if err != nil {
+		if transportErr(err) {
+			d.reset()
+		}
+		return nil, fmt.Errorf("nft: %w", err)
+	}
+	d.cache = s
+	var out []RuleCounter
+	order := []string{chainInput, chainForward, chainPrerouting, chainPostrouting}
+	for _, ch := range s.chains {
+		if !contains(order, ch.name) {
+			order = append(order, ch.name)
+		}
+	}
+	for _, name := range order {
+		ch := s.chain(name)
+		if ch == nil {
+			continue
+		}
+		index := map[string]int{}
+		for _, r := range ch.rules {
+			pk, by, _ := counterOf(r.raw.exprs)
+			if i, ok := index[r.key]; ok {
+				out[i].Packets += pk
+				out[i].Bytes += by
+				continue
+			}
+			rc := RuleCounter{Chain: chainKeyword[name], Name: r.key, Rule: r.text, Packets: pk, Bytes: by}
+			if rc.Chain == "" {
+				rc.Chain = name
+			}
+			if kw, num, ok := strings.Cut(r.key, " "); ok && kw == rc.Chain {
+				rc.Number, _ = strconv.Atoi(num)
+			}
+			index[r.key] = len(out)
+			out = append(out, rc)
+		}
+	}
+	return out, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

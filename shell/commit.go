@@ -1,0 +1,237 @@
+package shell
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"mboxsh/config"
+	"mboxsh/config/grammar"
+	"mboxsh/persist"
+	"mboxsh/runtime"
+)
+
+// CommitOptions are the variants of `commit`.
+type CommitOptions struct {
+	Check          bool   // validate only
+	Comment        string // stored in the archive
+	ConfirmMinutes int    // commit confirmed N: roll back unless confirmed
+}
+
+// ErrOffline is returned by operations that need the live system.
+var ErrOffline = errors.New("% Not available in offline mode (no kernel is touched)")
+
+// Validate checks the candidate and prints the findings; it returns an
+// error when there are errors.
+func (s *Session) validate(out *Output) error {
+	diags := config.Validate(s.Cand, nil)
+	errs := 0
+	for _, d := range diags {
+		if d.Severity == config.SevError {
+			errs++
+		}
+		fmt.Fprintf(s.info(), "%% %s\n", d)
+	}
+	if errs > 0 {
+		return &LineError{Msg: fmt.Sprintf("%% Commit aborted: %d error(s) in the candidate configuration", errs), Col: -1}
+	}
+	return nil
+}
+
+// Commit validates the candidate, applies it to the system (all or
+// nothing), then stores it as the running configuration and archives it.
+func (s *Session) Commit(opt CommitOptions, out *Output) error {
+	if err := s.validate(out); err != nil {
+		return err
+	}
+	if opt.Check {
+		s.Infof("Configuration check succeeds.\n")
+		return nil
+	}
+	ctx := s.Context()
+	confirmed := false
+	if s.Store != nil && opt.ConfirmMinutes == 0 {
+		p, err := s.Store.TakePending()
+		if err != nil {
+			return err
+		}
+		if p != nil {
+			confirmed = true
+			s.Infof("Commit confirmed: the automatic rollback is cancelled.\n")
+		}
+	}
+	changes := config.Diff(s.Running, s.Cand)
+	var drivers []runtime.Driver
+	if s.Backend != nil {
+		var err error
+		if drivers, err = s.Backend.Drivers(ctx); err != nil {
+			return fmt.Errorf("%% Commit failed: %v", err)
+		}
+	}
+	if len(changes) == 0 && len(drivers) == 0 && opt.ConfirmMinutes == 0 {
+		if !confirmed {
+			s.Infof("%% No configuration changes to commit.\n")
+		}
+		s.Dirty = false
+		return nil
+	}
+	start := time.Now()
+	var res *runtime.Result
+	if len(drivers) > 0 {
+		var err error
+		res, err = runtime.Apply(ctx, drivers, s.Running, s.Cand, runtime.Options{})
+		if err != nil {
+			var se *runtime.StepError
+			if errors.As(err, &se) {
+				msg := fmt.Sprintf("%% Commit failed at %s: %v", se.Step.Stmt, se.Err)
+				if se.UndoErr != nil {
+					msg += fmt.Sprintf("\n%% Rollback of the partial commit failed too: %v", se.UndoErr)
+				} else {
+					msg += "\n% The system was left as it was before the commit; the candidate is kept."
+				}
+				return &LineError{Msg: msg, Col: -1}
+			}
+			return &LineError{Msg: "% Commit failed: " + err.Error(), Col: -1}
+		}
+	}
+	prevText := config.Render(s.Running)
+	text := config.Render(s.Cand)
+	if s.Store != nil {
+		if opt.ConfirmMinutes > 0 {
+			p := persist.Pending{
+				Deadline: time.Now().Add(time.Duration(opt.ConfirmMinutes) * time.Minute),
+				Previous: []byte(prevText), User: s.User, Comment: opt.Comment,
+			}
+			if err := s.Store.SetPending(p); err != nil {
+				return err
+			}
+		}
+		if err := s.Store.WriteRunning([]byte(text)); err != nil {
+			return fmt.Errorf("%% Commit applied but the running-config could not be saved: %v", err)
+		}
+		if _, err := s.Store.Archive([]byte(text), persist.Meta{User: s.User, Comment: opt.Comment}); err != nil {
+			s.Infof("%% Warning: commit archive: %v\n", err)
+		}
+	}
+	s.Running = s.Cand.Clone()
+	s.Cand = s.Running.Clone()
+	s.Ed.Reset(s.Cand)
+	s.Dirty = false
+	steps := 0
+	if res != nil {
+		steps = len(res.Steps)
+	}
+	for _, c := range changes {
+		fmt.Fprintf(s.info(), "  %s %s\n", map[config.Op]string{config.Added: "+", config.Removed: "-", config.Changed: "~"}[c.Op], c.Key)
+	}
+	where := "the system"
+	if s.Backend == nil {
+		where = "the state directory (offline)"
+	}
+	s.Infof("Commit complete: %d change(s), %d system step(s) applied to %s in %s.\n",
+		len(changes), steps, where, time.Since(start).Round(time.Microsecond))
+	if opt.ConfirmMinutes > 0 {
+		if s.StartWatchdog != nil {
+			if err := s.StartWatchdog(); err != nil {
+				s.Infof("%% Warning: could not start the rollback watchdog: %v\n", err)
+			}
+		}
+		s.Infof("Commit confirmed: the previous configuration returns in %d minute(s) unless you `commit` again.\n", opt.ConfirmMinutes)
+	}
+	return nil
+}
+
+// Rollback loads archived configuration n into the candidate.
+func (s *Session) Rollback(n int) error {
+	if s.Store == nil {
+		return errors.New("% No state directory")
+	}
+	text, e, err := s.Store.Load(n)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%% %v", err)
+		}
+		return err
+	}
+	cfg, err := config.Parse(text, fmt.Sprintf("rollback %d", n))
+	if err != nil {
+		return fmt.Errorf("%% Archived configuration %d is unreadable: %v", n, err)
+	}
+	s.Cand = cfg
+	s.Ed.Reset(cfg)
+	s.Dirty = config.Render(cfg) != config.Render(s.Running)
+	s.Infof("Loaded rollback %d (commit of %s by %s%s) into the candidate.\n", n,
+		e.Time.Local().Format("2006-01-02 15:04:05"), orDash(e.User), commentSuffix(e.Comment))
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func commentSuffix(c string) string {
+	if c == "" {
+		return ""
+	}
+	return ": " + c
+}
+
+// Load reads a configuration file into the candidate: replace swaps the
+// whole candidate, merge applies the file's statements on top of it.
+func (s *Session) Load(path string, replace bool) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%% %v", err)
+	}
+	if replace {
+		cfg, err := config.Parse(src, path)
+		if err != nil {
+			return &LineError{Msg: "% " + err.Error(), Col: -1}
+		}
+		s.Cand = cfg
+		s.Ed.Reset(cfg)
+	} else {
+		// Merge: apply statements to a copy, so an error changes nothing.
+		merged := s.Cand.Clone()
+		ed := config.NewEditor(config.DefaultGrammar(), merged)
+		if err := mergeInto(ed, src, path); err != nil {
+			return err
+		}
+		s.Cand = merged
+		s.Ed.Reset(merged)
+	}
+	s.Dirty = config.Render(s.Cand) != config.Render(s.Running)
+	return nil
+}
+
+func mergeInto(ed *config.Editor, src []byte, name string) error {
+	// Parse validates the syntax with positions; then apply line by line.
+	if _, err := config.Parse(src, name); err != nil {
+		return &LineError{Msg: "% " + err.Error(), Col: -1}
+	}
+	for _, line := range strings.Split(string(src), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || t[0] == '!' {
+			ed.Exit()
+			continue
+		}
+		if err := applyLine(ed, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyLine(ed *config.Editor, line string) error {
+	toks, err := grammar.Tokenize(line)
+	if err != nil {
+		return err
+	}
+	_, err = ed.Apply(toks)
+	return err
+}

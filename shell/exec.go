@@ -1,0 +1,452 @@
+package shell
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"mboxsh/config"
+	"mboxsh/config/grammar"
+	"mboxsh/shell/modes"
+)
+
+// Output collects what a command prints: text, and optionally the same
+// information as structured data for `| json`.
+type Output struct {
+	bytes.Buffer
+	Data any // set by commands that have structured output
+	// Raw output bypasses filters (e.g. interactive prompts).
+	w io.Writer
+}
+
+// LineError is a failed line: the message and, for syntax errors, the
+// column of the offending character (for the caret).
+type LineError struct {
+	Msg string
+	Col int // -1 when there is no caret
+}
+
+func (e *LineError) Error() string { return e.Msg }
+
+func lineErr(err error, toks []grammar.Token, offset int) *LineError {
+	var le *LineError
+	if errors.As(err, &le) {
+		return le
+	}
+	var ge *grammar.Error
+	if errors.As(err, &ge) {
+		col := -1
+		if ge.Kind == grammar.Invalid {
+			col = ge.Col + offset
+		}
+		return &LineError{Msg: ge.Error(), Col: col}
+	}
+	var ue *config.UserError
+	if errors.As(err, &ue) {
+		return &LineError{Msg: ue.Msg, Col: -1}
+	}
+	var te *grammar.TokenizeError
+	if errors.As(err, &te) {
+		return &LineError{Msg: "% Invalid input detected at '^' marker. (unterminated quote)", Col: te.Col + offset}
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "%") {
+		msg = "% " + msg
+	}
+	return &LineError{Msg: msg, Col: -1}
+}
+
+// filter is one `| …` output modifier.
+type filter struct {
+	kind string // include, exclude, begin, section, count, json
+	re   *regexp.Regexp
+}
+
+var filterKinds = []string{"begin", "count", "exclude", "include", "json", "section"}
+
+// splitPipe separates `cmd | filter …` at the first unquoted `|` token.
+func splitPipe(toks []grammar.Token) (cmd []grammar.Token, filters []filter, err *LineError) {
+	start := -1
+	for i, t := range toks {
+		if t.Text == "|" && !t.Quoted {
+			start = i
+			break
+		}
+	}
+	if start < 0 {
+		return toks, nil, nil
+	}
+	cmd = toks[:start]
+	rest := toks[start:]
+	for len(rest) > 0 {
+		if rest[0].Text != "|" || rest[0].Quoted {
+			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: rest[0].Col}
+		}
+		if len(rest) < 2 {
+			return nil, nil, &LineError{Msg: "% Incomplete command.", Col: -1}
+		}
+		kw := strings.ToLower(rest[1].Text)
+		var hits []string
+		for _, k := range filterKinds {
+			if strings.HasPrefix(k, kw) {
+				hits = append(hits, k)
+			}
+		}
+		if len(hits) > 1 {
+			return nil, nil, &LineError{Msg: fmt.Sprintf("%% Ambiguous command:  %q", kw), Col: -1}
+		}
+		if len(hits) == 0 {
+			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: rest[1].Col}
+		}
+		f := filter{kind: hits[0]}
+		n := 2
+		if f.kind != "count" && f.kind != "json" {
+			if len(rest) < 3 || rest[2].Text == "|" && !rest[2].Quoted {
+				return nil, nil, &LineError{Msg: "% Incomplete command.", Col: -1}
+			}
+			re, rerr := regexp.Compile(rest[2].Text)
+			if rerr != nil {
+				return nil, nil, &LineError{Msg: "% Invalid regular expression: " + rerr.Error(), Col: rest[2].Col}
+			}
+			f.re = re
+			n = 3
+		}
+		filters = append(filters, f)
+		rest = rest[n:]
+	}
+	return cmd, filters, nil
+}
+
+// applyFilters runs the output through the filters, in order.
+func applyFilters(out *Output, filters []filter) (string, error) {
+	text := out.String()
+	for _, f := range filters {
+		switch f.kind {
+		case "json":
+			var v any = out.Data
+			if v == nil {
+				return "", errors.New("% This command has no structured output")
+			}
+			b, err := json.MarshalIndent(v, "", "  ")
+			if err != nil {
+				return "", err
+			}
+			text = string(b) + "\n"
+			continue
+		case "count":
+			n := 0
+			for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+				if l != "" {
+					n++
+				}
+			}
+			if text == "" {
+				n = 0
+			}
+			text = "Number of lines which match regexp = " + strconv.Itoa(n) + "\n"
+			continue
+		}
+		lines := strings.SplitAfter(text, "\n")
+		var b strings.Builder
+		switch f.kind {
+		case "include", "exclude":
+			for _, l := range lines {
+				if l == "" {
+					continue
+				}
+				if f.re.MatchString(strings.TrimSuffix(l, "\n")) == (f.kind == "include") {
+					b.WriteString(l)
+				}
+			}
+		case "begin":
+			on := false
+			for _, l := range lines {
+				if !on && f.re.MatchString(strings.TrimSuffix(l, "\n")) {
+					on = true
+				}
+				if on {
+					b.WriteString(l)
+				}
+			}
+		case "section":
+			// A section is a top-level line and the indented lines below it.
+			in := false
+			for _, l := range lines {
+				if l == "" {
+					continue
+				}
+				top := l[0] != ' ' && l[0] != '\t'
+				if top {
+					in = f.re.MatchString(strings.TrimSuffix(l, "\n"))
+				} else if !in && f.re.MatchString(strings.TrimSuffix(l, "\n")) {
+					b.WriteString(l)
+					continue
+				}
+				if in {
+					b.WriteString(l)
+				}
+			}
+		}
+		text = b.String()
+	}
+	return text, nil
+}
+
+// Exec runs one line as typed. Output goes to w (after filters); the error,
+// if any, is a *LineError whose Col (when >= 0) is the column of the caret
+// within line.
+func (s *Session) Exec(line string, w io.Writer) error {
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" {
+		return nil
+	}
+	if trimmed[0] == '!' || trimmed[0] == '#' {
+		if !s.Interactive && s.Level == modes.Configure {
+			s.Ed.Exit() // in a file, `!` closes the block
+		}
+		return nil
+	}
+	toks, err := grammar.Tokenize(line)
+	if err != nil {
+		return lineErr(err, nil, 0)
+	}
+	cmd, filters, le := splitPipe(toks)
+	if le != nil {
+		return le
+	}
+	out := &Output{w: w}
+	if err := s.run(cmd, out); err != nil {
+		// Output printed before the error still shows.
+		if out.Len() > 0 {
+			_, _ = w.Write(out.Bytes())
+		}
+		return lineErr(err, cmd, 0)
+	}
+	if len(filters) == 0 {
+		_, err := w.Write(out.Bytes())
+		return err
+	}
+	text, ferr := applyFilters(out, filters)
+	if ferr != nil {
+		return lineErr(ferr, nil, 0)
+	}
+	_, err = io.WriteString(w, text)
+	return err
+}
+
+// run executes a tokenised command at the session's current place.
+func (s *Session) run(toks []grammar.Token, out *Output) error {
+	if s.Level != modes.Configure {
+		m, err := s.set().Match(toks)
+		if err != nil {
+			return err
+		}
+		return m.Cmd.Data.(*Command).Run(s, m.Args, out)
+	}
+	before := s.Ed.Mode
+	ext, err := s.Ed.Apply(toks)
+	if err != nil {
+		return err
+	}
+	if ext != nil {
+		return ext.Cmd.Data.(*Command).Run(s, ext.Args, out)
+	}
+	_ = before
+	s.Dirty = true
+	return nil
+}
+
+// RunExec runs an exec-level command from configuration mode (`do`).
+func (s *Session) RunExec(line string, out *Output) error {
+	toks, err := grammar.Tokenize(line)
+	if err != nil {
+		return err
+	}
+	m, err := s.exec.Match(toks)
+	if err != nil {
+		return err
+	}
+	saved := s.Level
+	s.Level = modes.Privileged
+	defer func() {
+		if s.Level == modes.Privileged {
+			s.Level = saved
+		}
+	}()
+	return m.Cmd.Data.(*Command).Run(s, m.Args, out)
+}
+
+// Help answers `?` for the line typed so far, IOS style: `word ?` lists
+// what may follow with help, `wo?` lists the keywords starting with wo.
+func (s *Session) Help(line string) (string, error) {
+	toks, err := grammar.Tokenize(line)
+	if err != nil {
+		return "", lineErr(err, nil, 0)
+	}
+	partial := ""
+	if len(toks) > 0 && !strings.HasSuffix(line, " ") && !strings.HasSuffix(line, "\t") {
+		partial = toks[len(toks)-1].Text
+		toks = toks[:len(toks)-1]
+	}
+	set := s.set()
+	if s.Level == modes.Configure && len(toks) > 0 && isDo(toks[0].Text) {
+		set, toks = s.exec, toks[1:]
+	}
+	items, err := set.Help(toks, partial)
+	if err != nil && s.Level == modes.Configure {
+		// IOS looks in the enclosing mode too.
+		if items2, err2 := s.G.Set(config.ModeConfig).Help(toks, partial); err2 == nil {
+			items, err = items2, nil
+		}
+	}
+	if err != nil {
+		return "", lineErr(err, toks, 0)
+	}
+	if len(items) == 0 {
+		return "", &LineError{Msg: "% Unrecognized command", Col: -1}
+	}
+	var b strings.Builder
+	if partial != "" {
+		for i, it := range items {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(it.Word)
+		}
+		b.WriteString("\n")
+		return b.String(), nil
+	}
+	width := 0
+	for _, it := range items {
+		width = max(width, len(it.Word))
+	}
+	for _, it := range items {
+		if it.Help == "" {
+			fmt.Fprintf(&b, "  %s\n", it.Word)
+			continue
+		}
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, it.Word, it.Help)
+	}
+	return b.String(), nil
+}
+
+func isDo(w string) bool { return strings.EqualFold(w, "do") }
+
+// Complete answers Tab: the line extended by the longest unambiguous
+// completion, and the candidates when there are several.
+func (s *Session) Complete(line string) (string, []string) {
+	toks, err := grammar.Tokenize(line)
+	if err != nil {
+		return line, nil
+	}
+	partial := ""
+	if len(toks) > 0 && !strings.HasSuffix(line, " ") {
+		partial = toks[len(toks)-1].Text
+		toks = toks[:len(toks)-1]
+	}
+	set := s.set()
+	all := toks
+	if s.Level == modes.Configure && len(toks) > 0 && isDo(toks[0].Text) {
+		set, toks = s.exec, toks[1:]
+	}
+	words, slots, err := set.Candidates(toks, partial)
+	if err != nil && s.Level == modes.Configure {
+		words, slots, err = s.G.Set(config.ModeConfig).Candidates(toks, partial)
+	}
+	if err != nil {
+		return line, nil
+	}
+	for _, sl := range slots {
+		for _, v := range s.liveValues(sl, all) {
+			if strings.HasPrefix(v, partial) {
+				words = append(words, v)
+			}
+		}
+	}
+	words = dedupe(words)
+	if len(words) == 0 {
+		return line, nil
+	}
+	prefix := words[0]
+	for _, w := range words[1:] {
+		for !strings.HasPrefix(strings.ToLower(w), strings.ToLower(prefix)) {
+			prefix = prefix[:len(prefix)-1]
+		}
+	}
+	base := line[:len(line)-len(partial)]
+	if len(words) == 1 {
+		return base + words[0] + " ", nil
+	}
+	if len(prefix) > len(partial) {
+		return base + prefix, words
+	}
+	return line, words
+}
+
+func dedupe(ws []string) []string {
+	seen := map[string]bool{}
+	out := ws[:0]
+	for _, w := range ws {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// liveValues lists values for an open slot: interfaces, peers, policy and
+// rule numbers from the candidate.
+func (s *Session) liveValues(sl grammar.Slot, toks []grammar.Token) []string {
+	var out []string
+	switch sl.Type {
+	case "IFNAME":
+		for _, i := range s.Cand.Interfaces {
+			if i.Kind != config.KindVLAN && i.Kind != config.KindBridge || sl.Name != "ifname" {
+				out = append(out, i.Name)
+			}
+		}
+		if s.SystemInterfaces != nil {
+			out = append(out, s.SystemInterfaces()...)
+		}
+	}
+	switch sl.Name {
+	case "pname", "peer":
+		for _, p := range s.Cand.Peers {
+			out = append(out, p.Name)
+		}
+	case "ikenum":
+		for _, p := range s.Cand.IKEPolicies {
+			out = append(out, strconv.Itoa(p.Number))
+		}
+	case "espnum":
+		for _, p := range s.Cand.ESPPolicies {
+			out = append(out, strconv.Itoa(p.Number))
+		}
+	case "num":
+		if len(toks) > 0 {
+			kw := toks[0].Text
+			if strings.EqualFold(kw, "no") && len(toks) > 1 {
+				kw = toks[1].Text
+			}
+			for _, ch := range []config.Chain{config.ChainInput, config.ChainAccess, config.ChainSNAT, config.ChainDNAT} {
+				if strings.HasPrefix(ch.Keyword(), strings.ToLower(kw)) {
+					for _, r := range *s.Cand.Rules(ch) {
+						out = append(out, strconv.Itoa(r.Number))
+					}
+				}
+			}
+			if strings.HasPrefix("ipsec", strings.ToLower(kw)) {
+				for _, p := range s.Cand.IKEPolicies {
+					out = append(out, strconv.Itoa(p.Number))
+				}
+			}
+		}
+	}
+	return out
+}

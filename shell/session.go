@@ -1,0 +1,217 @@
+// Package shell is mboxsh's command interpreter: a session holds the
+// running configuration and a candidate, walks the IOS-style modes, runs
+// exec commands and configuration statements through one grammar, and
+// commits the candidate through the runtime. The same Exec serves the
+// interactive terminal, batch files, `-c` and pasted configurations.
+package shell
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"mboxsh/config"
+	"mboxsh/config/grammar"
+	"mboxsh/persist"
+	"mboxsh/runtime"
+	"mboxsh/shell/modes"
+)
+
+// Backend is the live system a session commits to. A nil Backend is the
+// offline mode: commits go to the state directory only.
+type Backend interface {
+	// Drivers returns the runtime drivers, opening them on first use.
+	Drivers(ctx context.Context) ([]runtime.Driver, error)
+}
+
+// Command is a shell command (not a configuration statement), declared
+// once: syntax and help for the grammar, where it is available, and what
+// it does.
+type Command struct {
+	Syntax string
+	Help   map[string]string
+	Hidden bool
+	// Levels where the command exists. Configure means every
+	// configuration mode.
+	Levels []modes.Level
+	Run    func(s *Session, a grammar.Args, out *Output) error
+}
+
+// Options configure a session.
+type Options struct {
+	Store   *persist.Store
+	Backend Backend // nil: offline
+	User    string
+	// Interactive sessions ask before discarding changes and print commit
+	// summaries on the output; batch sessions report on the error stream.
+	Interactive bool
+	// Batch sessions start in privileged exec; interactive ones in user
+	// exec unless Privileged is set.
+	Privileged bool
+	Out, Err   io.Writer
+	// Ask puts a question to the user in interactive sessions and
+	// returns the answer line.
+	Ask func(question string) string
+	// Commands are the shell's own commands.
+	Commands []*Command
+	// SystemInterfaces lists the kernel's interfaces, for completion.
+	SystemInterfaces func() []string
+	// StartWatchdog starts the process that rolls a `commit confirmed`
+	// back when it is not confirmed in time, even if this shell dies.
+	StartWatchdog func() error
+}
+
+// Session is one user's shell.
+type Session struct {
+	Options
+	G       *config.Grammar
+	user    *grammar.Set // user exec
+	exec    *grammar.Set // privileged exec
+	Running *config.Config
+	Cand    *config.Config
+	Ed      *config.Editor
+	Level   modes.Level
+	// Dirty is set when the candidate was edited since the last commit.
+	Dirty bool
+	// TermLength is the pager length (0 = no paging).
+	TermLength int
+	// Exit is set when the session should end.
+	Exit bool
+	// Pos is the current source line in batch mode (for messages).
+	Pos config.Pos
+}
+
+// New starts a session on the running configuration stored in opts.Store.
+func New(opts Options) (*Session, error) {
+	if opts.Out == nil {
+		opts.Out = os.Stdout
+	}
+	if opts.Err == nil {
+		opts.Err = os.Stderr
+	}
+	s := &Session{Options: opts, Level: modes.User}
+	if opts.Privileged || !opts.Interactive {
+		s.Level = modes.Privileged
+	}
+	var userCmds, execCmds []*grammar.Command
+	extra := map[config.Mode][]*grammar.Command{}
+	for _, c := range opts.Commands {
+		for _, l := range c.Levels {
+			switch l {
+			case modes.User:
+				userCmds = append(userCmds, c.grammar())
+			case modes.Privileged:
+				execCmds = append(execCmds, c.grammar())
+			case modes.Configure:
+				for _, m := range config.Modes {
+					extra[m] = append(extra[m], c.grammar())
+				}
+			}
+		}
+	}
+	g, err := config.NewGrammar(config.Statements(), extra)
+	if err != nil {
+		return nil, fmt.Errorf("configuration grammar: %w", err)
+	}
+	s.G = g
+	if s.user, err = grammar.Compile(userCmds, nil); err != nil {
+		return nil, fmt.Errorf("user exec grammar: %w", err)
+	}
+	if s.exec, err = grammar.Compile(execCmds, nil); err != nil {
+		return nil, fmt.Errorf("exec grammar: %w", err)
+	}
+	s.Running = &config.Config{}
+	if opts.Store != nil {
+		text, err := opts.Store.ReadRunning()
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, err
+		default:
+			cfg, err := config.Parse(text, "running-config")
+			if err != nil {
+				return nil, fmt.Errorf("stored running-config: %w", err)
+			}
+			s.Running = cfg
+		}
+	}
+	s.Cand = s.Running.Clone()
+	s.Ed = config.NewEditor(s.G, s.Cand)
+	return s, nil
+}
+
+func (c *Command) grammar() *grammar.Command {
+	return &grammar.Command{Syntax: c.Syntax, Help: c.Help, Hidden: c.Hidden, Data: c}
+}
+
+// Prompt is the prompt for the session's current place.
+func (s *Session) Prompt() string {
+	block := ""
+	if s.Level == modes.Configure && s.Ed.Mode == config.ModeInterface {
+		block = s.Ed.BlockName()
+	}
+	return modes.Prompt(s.Running.Hostname, s.Level, s.Ed.Mode, block, s.Dirty)
+}
+
+// InConfig reports whether the session is in a configuration mode.
+func (s *Session) InConfig() bool { return s.Level == modes.Configure }
+
+// set returns the grammar of the current place.
+func (s *Session) set() *grammar.Set {
+	switch s.Level {
+	case modes.User:
+		return s.user
+	case modes.Privileged:
+		return s.exec
+	}
+	return s.G.Set(s.Ed.Mode)
+}
+
+// ExecSet is the privileged exec grammar (for `do`).
+func (s *Session) ExecSet() *grammar.Set { return s.exec }
+
+// Messages: where informational output goes. Interactive sessions show it
+// inline; batch sessions keep stdout for what was asked for (show output)
+// and send the rest to stderr.
+func (s *Session) info() io.Writer {
+	if s.Interactive {
+		return s.Out
+	}
+	return s.Err
+}
+
+// Infof prints an informational message.
+func (s *Session) Infof(format string, a ...any) {
+	fmt.Fprintf(s.info(), format, a...)
+}
+
+// ResetCandidate discards the candidate and returns to the top level of
+// configuration.
+func (s *Session) ResetCandidate() {
+	s.Cand = s.Running.Clone()
+	s.Ed.Reset(s.Cand)
+	s.Dirty = false
+}
+
+// Context returns the context commands run in.
+func (s *Session) Context() context.Context { return context.Background() }
+
+// redactPSK hides pre-shared keys in a line (for history and logs).
+func redactPSK(line string) string {
+	toks, err := grammar.Tokenize(line)
+	if err != nil {
+		return line
+	}
+	for i, t := range toks {
+		if strings.EqualFold(t.Text, "psk") && i+1 < len(toks) {
+			return strings.TrimRight(line[:toks[i+1].Col], " ") + " <removed>"
+		}
+	}
+	return line
+}
+
+// RedactPSK hides pre-shared keys in a command line.
+func RedactPSK(line string) string { return redactPSK(line) }
