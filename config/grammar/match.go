@@ -22,6 +22,7 @@ type Command struct {
 	entry  *state
 	first  []string // possible first keywords, for dispatch
 	set    *Set
+	index  int // position in set.cmds: the earlier declared wins
 	helpOf map[string]string
 }
 
@@ -73,6 +74,10 @@ type state struct {
 	n    *node
 	out  []*state
 	cmd  *Command
+	// eps is the epsilon closure of the state: the token, line-more and
+	// accept states reachable from it through splits, in depth-first
+	// order. Computed once at compile time.
+	eps []*state
 }
 
 // Compile builds the grammar of one mode. common supplies help for keywords
@@ -131,27 +136,71 @@ func (s *Set) add(c *Command) error {
 			return fmt.Errorf("syntax %q: no help for value %q", c.Syntax, v)
 		}
 	}
+	prepare(root)
 	accept := &state{kind: stAccept, cmd: c}
 	c.entry = compileNode(root, accept, c)
+	computeClosures(c.entry)
 	c.first = nil
 	firstValue := false
-	closure(c.entry, func(st *state) {
+	for _, st := range c.entry.eps {
 		if st.kind == stTok {
 			if st.n.kind == nKeyword {
-				c.first = append(c.first, st.n.word)
+				c.first = append(c.first, st.n.lword)
 			} else {
 				firstValue = true
 			}
 		}
-	})
+	}
 	if firstValue || len(c.first) == 0 {
 		s.anyFirst = append(s.anyFirst, c)
 	}
 	for _, w := range c.first {
 		s.byFirst[w] = append(s.byFirst[w], c)
 	}
+	c.index = len(s.cmds)
 	s.cmds = append(s.cmds, c)
 	return nil
+}
+
+// prepare fills in the derived fields of the syntax tree: lower-case
+// spellings for matching, and per node the value and keyword names below
+// it, for Format.
+func prepare(n *node) {
+	for _, k := range n.kids {
+		prepare(k)
+	}
+	switch n.kind {
+	case nKeyword:
+		n.lword = strings.ToLower(n.word)
+		n.kws = []string{n.word}
+	case nValue:
+		for i := range n.types {
+			n.types[i].llit = strings.ToLower(n.types[i].lit)
+		}
+		n.vals = []string{n.word}
+	default:
+		for _, k := range n.kids {
+			n.vals = append(n.vals, k.vals...)
+			n.kws = append(n.kws, k.kws...)
+		}
+	}
+}
+
+// computeClosures sets eps on every state reachable from entry.
+func computeClosures(entry *state) {
+	seen := map[*state]bool{}
+	var visit func(*state)
+	visit = func(st *state) {
+		if seen[st] {
+			return
+		}
+		seen[st] = true
+		closure(st, func(x *state) { st.eps = append(st.eps, x) })
+		for _, o := range st.out {
+			visit(o)
+		}
+	}
+	visit(entry)
 }
 
 func (c *Command) help(name string) string {
@@ -208,7 +257,7 @@ func compileNode(n *node, next *state, c *Command) *state {
 }
 
 // closure calls f for every token and accept state reachable from st by
-// epsilon moves.
+// epsilon moves. Matching uses the precomputed state.eps instead.
 func closure(st *state, f func(*state)) {
 	var seen []*state
 	var visit func(*state)
@@ -307,6 +356,20 @@ func (s *Set) startThreads(toks []Token) []thread {
 	var cands []*Command
 	if len(toks) > 0 {
 		w := strings.ToLower(toks[0].Text)
+		if cs, ok := s.byFirst[w]; ok && len(s.anyFirst) == 0 {
+			// the common case: a full first keyword
+			n := 0
+			for _, c := range cs {
+				n += len(c.entry.eps)
+			}
+			ts := make([]thread, 0, n)
+			for _, c := range cs {
+				for _, st := range c.entry.eps {
+					ts = append(ts, thread{st: st})
+				}
+			}
+			return ts
+		}
 		if cs, ok := s.byFirst[w]; ok {
 			cands = cs
 		} else {
@@ -321,7 +384,7 @@ func (s *Set) startThreads(toks []Token) []thread {
 				}
 			}
 			// keep declaration order for deterministic preference
-			sort.SliceStable(cands, func(a, b int) bool { return s.index(cands[a]) < s.index(cands[b]) })
+			sort.SliceStable(cands, func(a, b int) bool { return cands[a].index < cands[b].index })
 		}
 		cands = append(cands[:len(cands):len(cands)], s.anyFirst...)
 	} else {
@@ -329,18 +392,11 @@ func (s *Set) startThreads(toks []Token) []thread {
 	}
 	var ts []thread
 	for _, c := range cands {
-		closure(c.entry, func(st *state) { ts = append(ts, thread{st: st}) })
-	}
-	return ts
-}
-
-func (s *Set) index(c *Command) int {
-	for i, x := range s.cmds {
-		if x == c {
-			return i
+		for _, st := range c.entry.eps {
+			ts = append(ts, thread{st: st})
 		}
 	}
-	return len(s.cmds)
+	return ts
 }
 
 // step advances the threads over one token. It returns the new threads, or

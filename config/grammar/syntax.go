@@ -38,6 +38,10 @@ type node struct {
 	word  string  // keyword, or value name
 	types []vtype // value alternatives
 	kids  []*node
+
+	lword string   // keyword in lower case
+	vals  []string // names of the values in this subtree
+	kws   []string // keywords in this subtree
 }
 
 type vtypeKind int
@@ -60,6 +64,7 @@ type vtype struct {
 	kind   vtypeKind
 	lo, hi int64
 	lit    string
+	llit   string // lit in lower case
 }
 
 func (t vtype) display() string {

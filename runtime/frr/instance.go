@@ -383,30 +383,58 @@ func (in *instance) show(ctx context.Context, daemon, command string) (string, e
 
 // configure runs the commands in configure mode and then reads ospfd's
 // running configuration, in one vtysh call. vtysh stops at the first
-// command FRR rejects; the commands before it stay applied.
+// command FRR rejects (the commands before it stay applied); the error
+// names that command and quotes FRR.
 func (in *instance) configure(ctx context.Context, cmds []string) (*ospfState, error) {
-	args := []string{"-c", "configure terminal"}
-	for _, c := range cmds {
+	all := append(append([]string{"configure terminal"}, cmds...), "end", "show running-config ospfd")
+	args := []string{"-E"} // echo each command, to tell which one FRR rejected
+	for _, c := range all {
 		if err := validateLine(c); err != nil {
 			return nil, err
 		}
 		args = append(args, "-c", c)
 	}
-	args = append(args, "-c", "end", "-c", "show running-config ospfd")
-	out, err := in.vtyshCmd(ctx, args...)
-	if err != nil {
-		return nil, fmt.Errorf("FRR rejected %q: %w", strings.Join(cmds, "; "), err)
-	}
-	i := strings.Index(out, "Current configuration:")
-	if i < 0 {
-		return nil, fmt.Errorf("FRR: no running configuration after %q: %s", strings.Join(cmds, "; "), strings.TrimSpace(out))
-	}
-	for _, l := range strings.Split(out[:i], "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "%") {
-			return nil, fmt.Errorf("FRR rejected %q: %s", strings.Join(cmds, "; "), strings.TrimSpace(out[:i]))
+	out, runErr := in.vtyshCmd(ctx, args...)
+	// Split the output into echoed commands, FRR's messages, and the
+	// running configuration printed by the last command.
+	var last string
+	var msgs []string
+	next, conf := 0, -1
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		if next < len(all) && strings.HasSuffix(l, "# "+all[next]) {
+			last = all[next]
+			next++
+			if next == len(all) {
+				conf = i + 1
+				break
+			}
+			continue
+		}
+		if t := strings.TrimSpace(l); t != "" {
+			msgs = append(msgs, t)
 		}
 	}
-	return parseRunning(out[i:]), nil
+	failed := runErr != nil
+	for _, m := range msgs {
+		if strings.HasPrefix(m, "%") {
+			failed = true
+		}
+	}
+	if failed {
+		msg := strings.Join(msgs, " ")
+		if msg == "" && runErr != nil {
+			msg = runErr.Error()
+		}
+		if last == "" || last == "configure terminal" {
+			return nil, fmt.Errorf("FRR: %s", msg)
+		}
+		return nil, fmt.Errorf("FRR rejected %q: %s", last, msg)
+	}
+	if conf < 0 {
+		return nil, fmt.Errorf("FRR: unexpected vtysh output: %s", strings.TrimSpace(out))
+	}
+	return parseRunning(strings.Join(lines[conf:], "\n")), nil
 }
 
 // readState reads the OSPF part of the running configuration. An instance

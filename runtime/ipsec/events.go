@@ -53,7 +53,8 @@ func has(subs ...string) func(string) bool {
 var rules = []rule{
 	{has("giving up after", "retransmits"), ReasonNoResponse, "no response from peer"},
 	{has("retransmit", "of request"), ReasonNoResponse, "no response from peer yet (retransmitting)"},
-	{has("NO_PROPOSAL_CHOSEN"), ReasonProposalMismatch, "proposal mismatch: peer accepted none of our proposals"},
+	{has("NO_PROPOSAL_CHOSEN", "no CHILD_SA built"), ReasonProposalMismatch, "peer refused the CHILD_SA: ESP proposal mismatch, or the peer failed to install it"},
+	{has("NO_PROPOSAL_CHOSEN"), ReasonProposalMismatch, "proposal mismatch: peer accepted none of our IKE proposals"},
 	{has("no acceptable proposal found"), ReasonProposalMismatch, "proposal mismatch: none of the peer's proposals is acceptable"},
 	{has("AUTHENTICATION_FAILED"), ReasonAuthFailed, "authentication failed: peer rejected our pre-shared key or identity"},
 	{has("MAC mismatched"), ReasonAuthFailed, "authentication failed: pre-shared key mismatch"},
@@ -89,7 +90,9 @@ var remoteInLog = []*regexp.Regexp{
 }
 
 // tracker keeps, per peer, the last reason charon gave for an SA not
-// being up, from the `log`, `ike-updown` and `child-updown` events.
+// being up. It is fed from VICI events (`log`, `ike-updown`,
+// `child-updown`) and from charon's log file, which outlives mboxsh
+// processes.
 type tracker struct {
 	mu      sync.Mutex
 	reasons map[string]Reason // by peer name
@@ -97,7 +100,7 @@ type tracker struct {
 	// name no connection yet (a responder before it picked one) can still
 	// be attributed.
 	remotes map[string]netip.Addr
-	// byRemote maps a peer address to its peer name (from the loaded specs).
+	// byRemote maps a peer address to its peer name.
 	byRemote func(netip.Addr) (string, bool)
 }
 
@@ -110,12 +113,6 @@ func (t *tracker) reason(peer string) (Reason, bool) {
 	defer t.mu.Unlock()
 	r, ok := t.reasons[peer]
 	return r, ok
-}
-
-func (t *tracker) set(peer string, r Reason) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.reasons[peer] = r
 }
 
 func (t *tracker) forget(peer string) {
@@ -139,45 +136,61 @@ func (t *tracker) handle(ev vici.Event) {
 	}
 	switch ev.Name {
 	case "log":
-		t.handleLog(ev.Message, now)
+		t.observe(str(ev.Message, "ikesa-name"), str(ev.Message, "ikesa-uniqueid"), str(ev.Message, "msg"), now)
 	case "ike-updown", "child-updown":
+		up := str(ev.Message, "up") == "yes"
 		for _, name := range ev.Message.Keys() {
-			peer, ok := PeerOfConn(name)
-			if !ok {
+			if _, ok := PeerOfConn(name); !ok {
 				continue
 			}
 			sa, _ := ev.Message.Get(name).(*vici.Message)
-			up := str(ev.Message, "up") == "yes"
-			if up {
-				if ev.Name == "ike-updown" {
-					// The IKE_SA is up: earlier failures no longer apply,
-					// except a CHILD_SA failure reported in the same
-					// exchange (kept until the CHILD_SA is up).
-					t.mu.Lock()
-					if r, ok := t.reasons[peer]; ok && r.Code != ReasonKernel && r.Code != ReasonTSMismatch {
-						delete(t.reasons, peer)
-					}
-					t.mu.Unlock()
-				} else {
-					t.forget(peer)
-				}
-				continue
-			}
-			if ev.Name == "ike-updown" {
-				t.mu.Lock()
-				if _, ok := t.reasons[peer]; !ok {
-					t.reasons[peer] = Reason{Code: ReasonClosed, Text: "IKE_SA closed", At: now}
-				}
-				delete(t.remotes, str(sa, "uniqueid"))
-				t.mu.Unlock()
-			}
+			t.updown(ev.Name == "ike-updown", name, str(sa, "uniqueid"), up, now)
 		}
 	}
 }
 
-func (t *tracker) handleLog(m *vici.Message, now time.Time) {
-	msg := str(m, "msg")
-	id := str(m, "ikesa-uniqueid")
+var (
+	ikeUpInLog   = regexp.MustCompile(`^IKE_SA \S+\[\d+\] established between`)
+	childUpInLog = regexp.MustCompile(`^CHILD_SA \S+\{\d+\} established with SPIs`)
+)
+
+// updown records an IKE_SA (ike) or CHILD_SA going up or down.
+func (t *tracker) updown(ike bool, conn, id string, up bool, at time.Time) {
+	peer, ok := PeerOfConn(conn)
+	if !ok {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, had := t.reasons[peer]
+	switch {
+	case up && ike:
+		// Earlier failures no longer apply, except a CHILD_SA failure
+		// from the same exchange (kept until a CHILD_SA is up).
+		if had && r.Code != ReasonKernel && r.Code != ReasonTSMismatch && r.Code != ReasonProposalMismatch {
+			delete(t.reasons, peer)
+		}
+	case up:
+		delete(t.reasons, peer)
+	case ike:
+		if !had {
+			t.reasons[peer] = Reason{Code: ReasonClosed, Text: "IKE_SA closed", At: at}
+		}
+		delete(t.remotes, id)
+	}
+}
+
+// observe classifies one charon log line. name and id are the IKE_SA's
+// connection name and unique id, when the line has them.
+func (t *tracker) observe(name, id, msg string, at time.Time) {
+	if ikeUpInLog.MatchString(msg) {
+		t.updown(true, name, id, true, at)
+		return
+	}
+	if childUpInLog.MatchString(msg) {
+		t.updown(false, name, id, true, at)
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if id != "" {
@@ -198,13 +211,13 @@ func (t *tracker) handleLog(m *vici.Message, now time.Time) {
 	if !ok {
 		return
 	}
-	peer, ok := PeerOfConn(str(m, "ikesa-name"))
-	if !ok {
-		if a, known := t.remotes[id]; known && t.byRemote != nil {
+	peer, ok := PeerOfConn(name)
+	if !ok && t.byRemote != nil {
+		if a, known := t.remotes[id]; known {
 			peer, ok = t.byRemote(a)
 		}
 		if !ok {
-			if sm := hostInLog.FindStringSubmatch(msg); sm != nil && t.byRemote != nil {
+			if sm := hostInLog.FindStringSubmatch(msg); sm != nil {
 				if a, err := netip.ParseAddr(sm[1]); err == nil {
 					peer, ok = t.byRemote(a)
 				}
@@ -215,10 +228,30 @@ func (t *tracker) handleLog(m *vici.Message, now time.Time) {
 		return
 	}
 	// A retransmission notice does not replace a more precise reason.
-	if old, exists := t.reasons[peer]; exists && text == "no response from peer yet (retransmitting)" && old.Code != ReasonNoResponse && now.Sub(old.At) < 5*time.Minute {
+	if old, exists := t.reasons[peer]; exists && code == ReasonNoResponse && old.Code != ReasonNoResponse && at.Sub(old.At) < 5*time.Minute {
 		return
 	}
-	t.reasons[peer] = Reason{Code: code, Text: text, Log: msg, At: now}
+	t.reasons[peer] = Reason{Code: code, Text: text, Log: msg, At: at}
+}
+
+// logLine matches a line of the log of a charon mboxsh runs
+// (time_format %F %T, ike_name yes):
+// "2026-11-27 07:24:27 13[IKE] <mboxsh-203.0.113.2|1> no shared key found …"
+var logLine = regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \d+\[\w+\] (?:<(?:([^|>]*)\|)?(\d+)> )?(.*)$`)
+
+// feedLog runs the lines of a charon log through the tracker.
+func (t *tracker) feedLog(text string) {
+	for _, line := range strings.Split(text, "\n") {
+		m := logLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		at, err := time.ParseInLocation("2006-01-02 15:04:05", m[1], time.Local)
+		if err != nil {
+			continue
+		}
+		t.observe(m[2], m[3], m[4], at)
+	}
 }
 
 // startEvents runs the event session for the charon at path (once per

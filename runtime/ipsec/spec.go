@@ -304,13 +304,15 @@ func buildSpec(cfg *config.Config, p *config.Peer) (*connSpec, error) {
 		s.Responder = true
 		c.RemoteAddrs = []string{"%any"}
 	}
-	// The PSK belongs to the remote identity: the configured remote-id, else
-	// the peer's address (the identity an IKE peer sends by default). A
-	// responder without either accepts the key from anyone.
+	// The peer must prove the remote identity: the configured remote-id,
+	// else its address (the identity an IKE peer sends by default). The
+	// PSK belongs to that identity. A responder without either accepts
+	// any identity, and its key is nobody's in particular.
 	switch {
 	case p.RemoteID != "":
 		s.Owners = []string{p.RemoteID}
 	case s.Remote.IsValid():
+		c.Remote.ID = s.Remote.String()
 		s.Owners = []string{s.Remote.String()}
 	}
 

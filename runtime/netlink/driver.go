@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -55,7 +56,7 @@ type Driver struct {
 	sys    *nsThread
 
 	mu     sync.Mutex
-	closed bool
+	closed atomic.Bool
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -107,13 +108,22 @@ func (d *Driver) Namespace() string { return d.nsName }
 func (d *Driver) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
+	if d.closed.Swap(true) {
 		return nil
 	}
-	d.closed = true
 	d.sys.close()
 	d.h.Close()
 	return d.ns.Close()
+}
+
+// usable fails once the driver is closed. It guards every entry point: a
+// closed vishvananda handle would silently fall back to the namespace of
+// the calling thread.
+func (d *Driver) usable() error {
+	if d.closed.Load() {
+		return errDriverClosed
+	}
+	return nil
 }
 
 // Plan implements runtime.Driver.

@@ -22,6 +22,9 @@ type kstate struct {
 }
 
 func (d *Driver) readState() (*kstate, error) {
+	if err := d.usable(); err != nil {
+		return nil, err
+	}
 	links, err := retryDump("interfaces", d.h.LinkList)
 	if err != nil {
 		return nil, err
@@ -79,20 +82,36 @@ func managedAddrs(l vnl.Link, all []vnl.Addr) []vnl.Addr {
 }
 
 func isManagedAddr(l vnl.Link, a vnl.Addr) bool {
+	if !isRestorableAddr(a) {
+		return false
+	}
+	if l != nil && l.Attrs().Flags&net.FlagLoopback != 0 && a.IP.IsLoopback() {
+		return false
+	}
+	return true
+}
+
+// isRestorableAddr tells the addresses a step puts back when it is undone:
+// the managed ones plus the loopback's own (the kernel adds 127.0.0.1/8 when
+// lo comes up; undoing that must remove it again).
+func isRestorableAddr(a vnl.Addr) bool {
 	if a.IPNet == nil {
 		return false
 	}
 	if a.Flags&unix.IFA_F_PERMANENT == 0 { // SLAAC, DHCP-with-lifetime: someone else's
 		return false
 	}
-	ip := a.IP
-	if ip.To4() == nil && ip.IsLinkLocalUnicast() {
-		return false
+	return a.IP.To4() != nil || !a.IP.IsLinkLocalUnicast()
+}
+
+func restorableAddrs(all []vnl.Addr) []vnl.Addr {
+	var out []vnl.Addr
+	for _, a := range all {
+		if isRestorableAddr(a) {
+			out = append(out, a)
+		}
 	}
-	if l != nil && l.Attrs().Flags&net.FlagLoopback != 0 && ip.IsLoopback() {
-		return false
-	}
-	return true
+	return out
 }
 
 // prefixOf is the interface address a as a netip.Prefix (host bits kept).
@@ -186,7 +205,7 @@ type linkSnap struct {
 	link    vnl.Link
 	master  string      // name of the master, "" = none
 	parent  string      // VLAN parent name
-	addrs   []vnl.Addr  // managed addresses, kernel order
+	addrs   []vnl.Addr  // restorable addresses, kernel order
 	routes  []vnl.Route // restorable routes through the link
 	members []string    // bridge ports
 	rp      string      // rp_filter; "" = not recorded
@@ -201,6 +220,9 @@ func recreatable(l vnl.Link) bool {
 }
 
 func (d *Driver) snapshot(name string) (*linkSnap, error) {
+	if err := d.usable(); err != nil {
+		return nil, err
+	}
 	s := &linkSnap{name: name}
 	l, err := d.linkByName(name)
 	if err != nil || l == nil {
@@ -230,7 +252,7 @@ func (d *Driver) snapshot(name string) (*linkSnap, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.addrs = managedAddrs(l, addrs)
+	s.addrs = restorableAddrs(addrs)
 	routes, err := d.mainRoutes()
 	if err != nil {
 		return nil, err
@@ -264,6 +286,9 @@ func (d *Driver) snapshot(name string) (*linkSnap, error) {
 // restore puts the link back into the state of the snapshot. It goes on
 // after an error and reports all of them.
 func (d *Driver) restore(s *linkSnap) error {
+	if err := d.usable(); err != nil {
+		return err
+	}
 	cur, err := d.linkByName(s.name)
 	if err != nil {
 		return err
@@ -440,12 +465,12 @@ func addrKey(a vnl.Addr) string { return prefixOf(a).String() }
 
 func isSecondary(a vnl.Addr) bool { return a.Flags&unix.IFA_F_SECONDARY != 0 }
 
-// restoreAddrs makes the managed addresses of l equal to want, with the
+// restoreAddrs makes the restorable addresses of l equal to want, with the
 // same primary address in every IPv4 subnet.
 func (d *Driver) restoreAddrs(l vnl.Link, want []vnl.Addr) error {
 	read := func() ([]vnl.Addr, error) {
 		all, err := retryDump("addresses of "+l.Attrs().Name, func() ([]vnl.Addr, error) { return d.h.AddrList(l, vnl.FAMILY_ALL) })
-		return managedAddrs(l, all), err
+		return restorableAddrs(all), err
 	}
 	wantSet := map[string]bool{}
 	for _, a := range want {

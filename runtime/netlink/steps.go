@@ -317,6 +317,9 @@ func (d *Driver) routeAddStep(w wantRoute) *runtime.Step {
 		Driver: driverName, Stmt: w.stmt, Desc: "install route " + w.desc,
 		Do: func(context.Context) error {
 			added = nil
+			if err := d.usable(); err != nil {
+				return err
+			}
 			r, err := w.kernelRoute(d)
 			if err != nil {
 				return err
@@ -339,6 +342,9 @@ func (d *Driver) routeAddStep(w wantRoute) *runtime.Step {
 			}
 			r := added
 			added = nil
+			if err := d.usable(); err != nil {
+				return err
+			}
 			if err := d.h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
 				return fmt.Errorf("removing route %s: %w", w.desc, explain(err))
 			}
@@ -353,6 +359,9 @@ func (d *Driver) routeDelStep(desc string, r vnl.Route) *runtime.Step {
 		Driver: driverName, Stmt: "no ip route " + desc, Desc: "remove route " + desc,
 		Do: func(context.Context) error {
 			removed = false
+			if err := d.usable(); err != nil {
+				return err
+			}
 			err := d.h.RouteDel(sendableRoute(r))
 			if errors.Is(err, unix.ESRCH) {
 				return nil
@@ -368,6 +377,9 @@ func (d *Driver) routeDelStep(desc string, r vnl.Route) *runtime.Step {
 				return nil
 			}
 			removed = false
+			if err := d.usable(); err != nil {
+				return err
+			}
 			if err := d.h.RouteAppend(sendableRoute(r)); err != nil && !errors.Is(err, unix.EEXIST) {
 				return fmt.Errorf("re-adding route %s: %w", desc, explain(err))
 			}

@@ -21,10 +21,11 @@ const (
 
 // setSpec is an anonymous constant set a rule looks values up in.
 type setSpec struct {
-	keyType  uint32
-	keyLen   uint32
-	interval bool
-	elems    []setElem
+	hostOrder bool // key is a string (host byte order for nft)
+	keyType   uint32
+	keyLen    uint32
+	interval  bool
+	elems     []setElem
 }
 
 type setElem struct {
@@ -105,7 +106,7 @@ func (ir *ruleIR) exprs() ([]expr.Any, []setSpec) {
 	}
 	if len(ir.iifSet) > 0 {
 		meta(expr.MetaKeyIIFNAME)
-		s := setSpec{keyType: typeIfname, keyLen: unix.IFNAMSIZ}
+		s := setSpec{keyType: typeIfname, keyLen: unix.IFNAMSIZ, hostOrder: true}
 		for _, n := range ir.iifSet {
 			s.elems = append(s.elems, setElem{key: ifnameBytes(n)})
 		}
@@ -144,21 +145,27 @@ func (ir *ruleIR) exprs() ([]expr.Any, []setSpec) {
 			cmpEq([]byte{unix.NFPROTO_IPV4})
 			nfproto = true
 		}
-		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: a.off, Len: 4})
 		if len(a.ps) == 1 {
+			// As nft does: a byte-aligned prefix loads only its bytes,
+			// any other prefix is masked.
 			p := a.ps[0]
-			if !p.IsSingleIP() {
+			a4 := p.Addr().As4()
+			n := uint32(4)
+			if p.Bits()%8 == 0 && p.Bits() > 0 {
+				n = uint32(p.Bits() / 8)
+			}
+			ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: a.off, Len: n})
+			if p.Bits()%8 != 0 || p.Bits() == 0 {
 				mask := make([]byte, 4)
-				binary.BigEndian.PutUint32(mask, ^uint32(0)<<(32-p.Bits()))
-				if p.Bits() == 0 {
-					mask = make([]byte, 4)
+				if p.Bits() > 0 {
+					binary.BigEndian.PutUint32(mask, ^uint32(0)<<(32-p.Bits()))
 				}
 				ex = append(ex, &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)})
 			}
-			a4 := p.Addr().As4()
-			cmpEq(a4[:])
+			cmpEq(a4[:n])
 			continue
 		}
+		ex = append(ex, &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: a.off, Len: 4})
 		lookup(prefixSet(a.ps))
 	}
 	for _, p := range []struct {
@@ -174,7 +181,9 @@ func (ir *ruleIR) exprs() ([]expr.Any, []setSpec) {
 			if r.lo == r.hi {
 				cmpEq(be16(r.lo))
 			} else {
-				ex = append(ex, &expr.Range{Op: expr.CmpOpEq, Register: 1, FromData: be16(r.lo), ToData: be16(r.hi)})
+				ex = append(ex,
+					&expr.Cmp{Op: expr.CmpOpGte, Register: 1, Data: be16(r.lo)},
+					&expr.Cmp{Op: expr.CmpOpLte, Register: 1, Data: be16(r.hi)})
 			}
 			continue
 		}
@@ -205,12 +214,13 @@ func (ir *ruleIR) exprs() ([]expr.Any, []setSpec) {
 		if ir.natPort != 0 {
 			ex = append(ex, &expr.Immediate{Register: 2, Data: be16(ir.natPort)})
 			n.RegProtoMin = 2
+			n.Specified = true
 		}
 		ex = append(ex, n)
 	case actRedirect:
 		if ir.natPort != 0 {
 			ex = append(ex, &expr.Immediate{Register: 1, Data: be16(ir.natPort)})
-			ex = append(ex, &expr.Redir{RegisterProtoMin: 1})
+			ex = append(ex, &expr.Redir{RegisterProtoMin: 1, Flags: unix.NF_NAT_RANGE_PROTO_SPECIFIED})
 		} else {
 			ex = append(ex, &expr.Redir{})
 		}
@@ -402,4 +412,14 @@ func (d *desired) text() string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// setUserData tells nft the byte order of the set's keys, as nft itself
+// records it; without it nft prints string keys (interface names) empty.
+func (s setSpec) userData() []byte {
+	order := uint32(2) // BYTEORDER_BIG_ENDIAN
+	if s.hostOrder {
+		order = 1 // BYTEORDER_HOST_ENDIAN
+	}
+	return userdata.AppendUint32(nil, userdata.NFTNL_UDATA_SET_KEYBYTEORDER, order)
 }

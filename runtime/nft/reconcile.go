@@ -479,7 +479,7 @@ func (b *batchBuilder) irExprs(ir *ruleIR, lbl string) ([]byte, []bmsg, error) {
 	for i, s := range sets {
 		b.setID++
 		ids[i] = b.setID
-		msgs = append(msgs, setMsgs(s.keyType, s.keyLen, setFlags(s.interval), nil, b.setID, encodeElems(s), lbl)...)
+		msgs = append(msgs, setMsgs(s.keyType, s.keyLen, setFlags(s.interval), s.userData(), b.setID, encodeElems(s), lbl)...)
 	}
 	ae := newEnc()
 	for _, e := range ex {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -377,11 +378,7 @@ func isPrintable(r rune) bool {
 
 // insert inserts runes at the cursor (the caller refreshes).
 func (e *Editor) insert(s *lineState, rs ...rune) {
-	nb := make([]rune, 0, len(s.buf)+len(rs))
-	nb = append(nb, s.buf[:s.pos]...)
-	nb = append(nb, rs...)
-	nb = append(nb, s.buf[s.pos:]...)
-	s.buf = nb
+	s.buf = slices.Insert(s.buf, s.pos, rs...)
 	s.pos += len(rs)
 }
 

@@ -8,7 +8,7 @@ import (
 
 // cell is one displayed rune (or a '$' scroll marker) and its width.
 type cell struct {
-	s string
+	r rune
 	w int
 }
 
@@ -37,6 +37,9 @@ type lineState struct {
 
 	shown []cell
 	col   int
+
+	widths []int  // scratch for layout
+	next   []cell // scratch for layout; swapped with shown
 }
 
 func newLineState(prompt string, width int) *lineState {
@@ -111,7 +114,11 @@ func (s *lineState) slack(off int, w []int) int {
 // layout scrolls the window if needed and returns the cells to display and
 // the cursor column.
 func (s *lineState) layout() ([]cell, int) {
-	w := make([]int, len(s.buf))
+	w := s.widths[:0]
+	for range s.buf {
+		w = append(w, 0)
+	}
+	s.widths = w
 	total := 0
 	for i, r := range s.buf {
 		w[i] = runeWidth(r)
@@ -146,10 +153,10 @@ func (s *lineState) layout() ([]cell, int) {
 			s.off--
 		}
 	}
-	var cells []cell
+	cells := s.next[:0]
 	col := 0
 	if s.off > 0 {
-		cells = append(cells, cell{"$", 1})
+		cells = append(cells, cell{'$', 1})
 		col = 1
 	}
 	e, marker := s.end(s.off, w)
@@ -158,15 +165,16 @@ func (s *lineState) layout() ([]cell, int) {
 		if i == s.pos {
 			cur = col
 		}
-		cells = append(cells, cell{string(s.buf[i]), w[i]})
+		cells = append(cells, cell{s.buf[i], w[i]})
 		col += w[i]
 	}
 	if cur < 0 {
 		cur = col
 	}
 	if marker {
-		cells = append(cells, cell{"$", 1})
+		cells = append(cells, cell{'$', 1})
 	}
+	s.next = cells
 	return cells, cur
 }
 
@@ -208,7 +216,7 @@ func (r *renderer) moveTo(s *lineState, target int) {
 		col := 0
 		for _, c := range s.shown {
 			if col >= s.col && col < target {
-				r.out.WriteString(c.s)
+				r.out.WriteRune(c.r)
 			}
 			col += c.w
 		}
@@ -227,7 +235,7 @@ func (r *renderer) refresh(s *lineState) {
 	if i < len(cells) || i < len(s.shown) {
 		r.moveTo(s, cellsWidth(cells[:i]))
 		for _, c := range cells[i:] {
-			r.out.WriteString(c.s)
+			r.out.WriteRune(c.r)
 		}
 		newW, oldW := cellsWidth(cells), cellsWidth(s.shown)
 		s.col = newW
@@ -239,7 +247,7 @@ func (r *renderer) refresh(s *lineState) {
 				r.out.WriteString("\x1b[K")
 			}
 		}
-		s.shown = cells
+		s.shown, s.next = cells, s.shown
 	}
 	r.moveTo(s, cur)
 }

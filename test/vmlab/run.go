@@ -307,8 +307,8 @@ func qemuArgs(k *Kernel, accel, runDir string, shares []string) []string {
 		"-chardev", "file,id=out,path=/dev/fd/3",
 		"-chardev", "file,id=err,path=/dev/fd/4",
 		"-device", "virtio-serial-pci",
-		"-device", "virtconsole,chardev=out",
-		"-device", "virtconsole,chardev=err",
+		"-device", "virtconsole,chardev=out", // hvc0
+		"-device", "virtconsole,chardev=err", // hvc1
 		"-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
 		"-device", "virtio-9p-pci,fsdev=root,mount_tag=root",
 		"-fsdev", "local,id=run,path="+qemuEscape(runDir)+",security_model=none,multidevs=remap",

@@ -32,6 +32,11 @@ mount -t proc proc proc || fail "mount proc"
 mount -t sysfs sysfs sys || fail "mount sys"
 mount -t devtmpfs devtmpfs dev || fail "mount dev"
 mkdir -p dev/pts dev/shm
+ln -sf /proc/self/fd dev/fd
+ln -sf /proc/self/fd/0 dev/stdin
+ln -sf /proc/self/fd/1 dev/stdout
+ln -sf /proc/self/fd/2 dev/stderr
+ln -sf pts/ptmx dev/ptmx
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts dev/pts || fail "mount devpts"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs dev/shm || fail "mount /dev/shm"
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs run || fail "mount /run"
@@ -47,8 +52,11 @@ while IFS= read -r tag && IFS= read -r path; do
 	mkdir -p "/newroot$path" && mount -t 9p -o "$opts" "$tag" "/newroot$path" || fail "mount the share $path"
 done <run/vmlab/shares
 ip link set lo up || fail "ip link set lo up"
-# The command's stdout and stderr: held open across switch_root so that the
-# raw mode (no CR before LF, no echo) stays; hvc resets it on the last close.
+# The command's stdout and stderr are the virtio consoles hvc0 and hvc1. They
+# are opened here and inherited as fds 3 and 4 through switch_root by stage 2,
+# so that their raw mode (no CR before LF, no echo) stays: hvc resets it on
+# the last close. Being ttys, they can be reopened (/dev/stdout, tee
+# /dev/stderr), unlike virtio-serial ports.
 exec 3<>dev/hvc0 4<>dev/hvc1 || fail "open /dev/hvc0 and /dev/hvc1"
 stty raw -echo <&3 && stty raw -echo <&4 || fail "stty raw"
 hostname vmlab
