@@ -339,13 +339,20 @@ func Render(cfg *Config) string {
 // hostname, `!`, then each block closed by `!` and each family of one-line
 // statements followed by one `!`, in declaration order.
 func (g *Grammar) Render(cfg *Config) string {
-	var b strings.Builder
-	b.Grow(64 + 48*(len(cfg.Interfaces)*4+len(cfg.Routes)+len(cfg.FirewallAccess)+len(cfg.Peers)*8))
-	b.WriteString("!\n")
+	lines := 8 + len(cfg.Routes) + len(cfg.FirewallInput) + len(cfg.FirewallAccess) + len(cfg.FirewallSNAT) +
+		len(cfg.FirewallDNAT) + 6*(len(cfg.IKEPolicies)+len(cfg.ESPPolicies)) + 10*len(cfg.Peers)
+	for _, i := range cfg.Interfaces {
+		lines += 6 + len(i.Addresses)
+	}
+	if cfg.OSPF != nil {
+		lines += 6 + len(cfg.OSPF.Networks) + len(cfg.OSPF.PassiveInterfaces)
+	}
+	b := make([]byte, 0, 48*lines)
+	b = append(b, "!\n"...)
 	group := ""
 	closeGroup := func() {
 		if group != "" {
-			b.WriteString("!\n")
+			b = append(b, "!\n"...)
 			group = ""
 		}
 	}
@@ -358,40 +365,38 @@ func (g *Grammar) Render(cfg *Config) string {
 		for _, a := range s.Get(ctx) {
 			if s.Enter != "" {
 				closeGroup()
-				b.WriteString(cmd.Format(a))
-				b.WriteByte('\n')
+				b = append(cmd.AppendFormat(b, a), '\n')
 				sub := *ctx
 				if err := s.Set(&sub, a); err != nil {
 					panic(fmt.Sprintf("render %s: %v", s.Name, err))
 				}
-				g.renderBlock(&b, s.Enter, &sub)
-				b.WriteString("!\n")
+				b = g.renderBlock(b, s.Enter, &sub)
+				b = append(b, "!\n"...)
 				continue
 			}
 			if group != s.Group {
 				closeGroup()
 				group = s.Group
 			}
-			b.WriteString(cmd.Format(a))
-			b.WriteByte('\n')
+			b = append(cmd.AppendFormat(b, a), '\n')
 		}
 	}
 	closeGroup()
-	return b.String()
+	return string(b)
 }
 
-func (g *Grammar) renderBlock(b *strings.Builder, m Mode, ctx *Ctx) {
+func (g *Grammar) renderBlock(b []byte, m Mode, ctx *Ctx) []byte {
 	for _, s := range g.stmts {
 		if s.Mode != m || s.Get == nil {
 			continue
 		}
 		cmd := g.command(s)
 		for _, a := range s.Get(ctx) {
-			b.WriteByte(' ')
-			b.WriteString(cmd.Format(a))
-			b.WriteByte('\n')
+			b = append(b, ' ')
+			b = append(cmd.AppendFormat(b, a), '\n')
 		}
 	}
+	return b
 }
 
 func (g *Grammar) command(s *Statement) *grammar.Command {

@@ -392,7 +392,7 @@ func ipStmts() []*Statement {
 			r.Dev = a.Str("via")
 		}
 		for k, x := range c.Cfg.Routes {
-			if x.Key() == r.Key() {
+			if x.Prefix == r.Prefix && x.Via == r.Via && x.Dev == r.Dev { // same Key()
 				c.Cfg.Routes[k] = r
 				return nil
 			}
@@ -783,7 +783,11 @@ func checkRule(ch Chain, r Rule) error {
 // SetRule adds or replaces rule r.Number in a chain, keeping it sorted.
 func SetRule(c *Config, ch Chain, r Rule) {
 	rules := c.Rules(ch)
-	i, found := slices.BinarySearchFunc(*rules, r.Number, func(x Rule, n int) int { return x.Number - n })
+	if n := len(*rules); n == 0 || (*rules)[n-1].Number < r.Number {
+		*rules = append(*rules, r) // a file lists rules in order
+		return
+	}
+	i, found := ruleIndex(*rules, r.Number)
 	if found {
 		(*rules)[i] = r
 		return
@@ -794,11 +798,17 @@ func SetRule(c *Config, ch Chain, r Rule) {
 // DeleteRule removes rule n from a chain; it reports whether it existed.
 func DeleteRule(c *Config, ch Chain, n int) bool {
 	rules := c.Rules(ch)
-	i, found := slices.BinarySearchFunc(*rules, n, func(x Rule, n int) int { return x.Number - n })
+	i, found := ruleIndex(*rules, n)
 	if found {
 		*rules = slices.Delete(*rules, i, i+1)
 	}
 	return found
+}
+
+// ruleIndex finds rule n in a sorted chain, or where it belongs.
+func ruleIndex(rules []Rule, n int) (int, bool) {
+	i := sort.Search(len(rules), func(k int) bool { return rules[k].Number >= n })
+	return i, i < len(rules) && rules[i].Number == n
 }
 
 func ipsecStmts() []*Statement {

@@ -399,47 +399,59 @@ func (s *Set) startThreads(toks []Token) []thread {
 	return ts
 }
 
-// step advances the threads over one token. It returns the new threads, or
-// the kind of failure.
-func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string) {
+// step advances the threads over one token, appending the new threads to
+// next (a buffer the caller recycles). It returns them, or the kind of
+// failure.
+func step(ts []thread, tok Token, next []thread) (_ []thread, ambiguous bool, reason string) {
 	w := strings.ToLower(tok.Text)
-	// Words (keywords and enumeration literals) that the token could be.
-	exact, prefix := false, map[string]bool{}
+	// Words (keywords and enumeration literals) that the token could be:
+	// one spelled exactly, or the distinct words it abbreviates (only
+	// whether there are 0, 1 or more matters).
+	exact, nPrefix, firstPrefix := false, 0, ""
+	note := func(lw string) {
+		if lw == w {
+			exact = true
+		} else if strings.HasPrefix(lw, w) {
+			if nPrefix == 0 {
+				nPrefix, firstPrefix = 1, lw
+			} else if lw != firstPrefix {
+				nPrefix = 2
+			}
+		}
+	}
 	if !tok.Quoted {
-		for _, t := range ts {
+		for i := range ts {
+			t := &ts[i]
 			if t.st.kind != stTok || t.caps.has(t.st.n.word) {
 				continue // a word already used cannot be meant
 			}
-			for _, word := range literals(t.st.n) {
-				lw := strings.ToLower(word)
-				if lw == w {
-					exact = true
-				} else if strings.HasPrefix(lw, w) {
-					prefix[lw] = true
+			n := t.st.n
+			if n.kind == nKeyword {
+				note(n.lword)
+				continue
+			}
+			for k := range n.types {
+				if n.types[k].kind == tLiteral {
+					note(n.types[k].llit)
 				}
 			}
 		}
 	}
-	kwOK := func(word string) bool {
+	kwOK := func(lw string) bool {
 		if tok.Quoted {
 			return false
 		}
-		lw := strings.ToLower(word)
 		if exact {
 			return lw == w
 		}
-		return len(prefix) == 1 && prefix[lw]
+		return nPrefix == 1 && lw == firstPrefix
 	}
 	// A token that is (or uniquely abbreviates) a keyword where one may
 	// stand is that keyword, not a name: as in IOS, "permit all tcp" names
 	// the protocol, not an interface called tcp.
-	kwHit := !tok.Quoted && (exact || len(prefix) == 1)
-	add := func(st *state, caps *capture, quoted bool) {
-		closure(st, func(x *state) {
-			next = append(next, thread{st: x, caps: caps, quoted: quoted})
-		})
-	}
-	for _, t := range ts {
+	kwHit := !tok.Quoted && (exact || nPrefix == 1)
+	for i := range ts {
+		t := &ts[i]
 		switch t.st.kind {
 		case stLineMore:
 			if t.quoted {
@@ -447,7 +459,9 @@ func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string)
 			}
 			c := &capture{name: t.caps.name, val: t.caps.val + " " + tok.Text, next: t.caps.next}
 			for _, o := range t.st.out {
-				add(o, c, false)
+				for _, x := range o.eps {
+					next = append(next, thread{st: x, caps: c})
+				}
 			}
 		case stTok:
 			n := t.st.n
@@ -455,16 +469,20 @@ func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string)
 				continue // each keyword and value at most once
 			}
 			if n.kind == nKeyword {
-				if kwOK(n.word) {
-					add(t.st.out[0], &capture{name: n.word, val: n.word, next: t.caps}, false)
+				if kwOK(n.lword) {
+					c := &capture{name: n.word, val: n.word, next: t.caps}
+					for _, x := range t.st.out[0].eps {
+						next = append(next, thread{st: x, caps: c})
+					}
 				}
 				continue
 			}
-			for _, ty := range n.types {
+			for k := range n.types {
+				ty := &n.types[k]
 				var val string
 				var ok bool
 				if ty.kind == tLiteral {
-					if ok = kwOK(ty.lit); ok {
+					if ok = kwOK(ty.llit); ok {
 						val = ty.lit
 					}
 				} else if kwHit && ty.isName() {
@@ -482,21 +500,27 @@ func step(ts []thread, tok Token) (next []thread, ambiguous bool, reason string)
 				c := &capture{name: n.word, val: val, next: t.caps}
 				if ty.kind == tLine {
 					for _, o := range t.st.out {
-						add(o, c, tok.Quoted)
+						for _, x := range o.eps {
+							next = append(next, thread{st: x, caps: c, quoted: tok.Quoted})
+						}
 					}
 				} else {
-					add(t.st.out[0], c, false)
+					for _, x := range t.st.out[0].eps {
+						next = append(next, thread{st: x, caps: c})
+					}
 				}
 				break
 			}
 		}
 	}
-	if len(next) == 0 && !exact && len(prefix) > 1 {
+	if len(next) == 0 && !exact && nPrefix > 1 {
 		ambiguous = true
 	}
 	return next, ambiguous, reason
 }
 
+// literals lists the words a token state accepts: its keyword, or the
+// literal alternatives of its value.
 func literals(n *node) []string {
 	if n.kind == nKeyword {
 		return []string{n.word}
@@ -542,12 +566,13 @@ func (s *Set) Match(toks []Token) (*Match, error) {
 		return nil, &Error{Kind: Incomplete}
 	}
 	ts := s.startThreads(toks)
+	var spare []thread
 	for i, tok := range toks {
-		next, amb, reason := step(ts, tok)
+		next, amb, reason := step(ts, tok, spare[:0])
 		if len(next) == 0 {
 			return nil, s.fail(toks, i, amb, reason)
 		}
-		ts = next
+		ts, spare = next, ts
 	}
 	if m := best(ts, len(toks)); m != nil {
 		return m, nil
@@ -562,7 +587,7 @@ func best(ts []thread, end int) *Match {
 		if t.st.kind != stAccept {
 			continue
 		}
-		idx := t.st.cmd.set.index(t.st.cmd)
+		idx := t.st.cmd.index
 		if m == nil || idx < bestIdx {
 			m = &Match{Cmd: t.st.cmd, Args: t.caps.args(), End: end}
 			bestIdx = idx
@@ -581,15 +606,16 @@ func (s *Set) MatchPrefix(toks []Token, filter func(*Command) bool) (*Match, err
 		return nil, &Error{Kind: Incomplete}
 	}
 	ts := s.startThreads(toks)
+	var spare []thread
 	var last *Match
 	var failure *Error
 	for i, tok := range toks {
-		next, amb, reason := step(ts, tok)
+		next, amb, reason := step(ts, tok, spare[:0])
 		if len(next) == 0 {
 			failure = s.fail(toks, i, amb, reason)
 			break
 		}
-		ts = next
+		ts, spare = next, ts
 		if m := bestFiltered(ts, i+1, filter); m != nil {
 			last = m
 		}
@@ -739,12 +765,13 @@ func (s *Set) Candidates(toks []Token, partial string) (words []string, slots []
 
 func (s *Set) advance(toks []Token) ([]thread, error) {
 	ts := s.startThreads(toks)
+	var spare []thread
 	for i, tok := range toks {
-		next, amb, reason := step(ts, tok)
+		next, amb, reason := step(ts, tok, spare[:0])
 		if len(next) == 0 {
 			return nil, s.fail(toks, i, amb, reason)
 		}
-		ts = next
+		ts, spare = next, ts
 	}
 	return ts, nil
 }
@@ -756,48 +783,70 @@ func (s *Set) Commands() []*Command { return s.cmds }
 // are substituted (quoted when needed), optional parts appear when any of
 // their keywords or values are in args, `{…}` parts in declared order.
 func (c *Command) Format(args Args) string {
-	var out []string
-	formatNode(c.root, args, &out)
-	return strings.Join(out, " ")
+	return string(c.AppendFormat(nil, args))
 }
 
-func formatNode(n *node, args Args, out *[]string) bool {
+// AppendFormat appends Format(args) to dst.
+func (c *Command) AppendFormat(dst []byte, args Args) []byte {
+	f := formatter{buf: dst, start: len(dst), args: args}
+	f.node(c.root)
+	return f.buf
+}
+
+type formatter struct {
+	buf   []byte
+	start int // where this command's text begins in buf
+	args  Args
+}
+
+func (f *formatter) word(w string, quote bool) {
+	if len(f.buf) > f.start {
+		f.buf = append(f.buf, ' ')
+	}
+	if quote {
+		f.buf = AppendQuote(f.buf, w)
+	} else {
+		f.buf = append(f.buf, w...)
+	}
+}
+
+func (f *formatter) node(n *node) bool {
 	switch n.kind {
 	case nKeyword:
-		*out = append(*out, n.word)
+		f.word(n.word, false)
 		return true
 	case nValue:
-		v, ok := args.Get(n.word)
+		v, ok := f.args.Get(n.word)
 		if !ok {
 			return false
 		}
-		*out = append(*out, Quote(v))
+		f.word(v, true)
 		return true
 	case nSeq:
-		mark := len(*out)
+		mark := len(f.buf)
 		for _, k := range n.kids {
-			if !formatNode(k, args, out) {
-				*out = (*out)[:mark]
+			if !f.node(k) {
+				f.buf = f.buf[:mark]
 				return false
 			}
 		}
 		return true
 	case nOpt:
-		if present(n.kids[0], args) {
-			formatNode(n.kids[0], args, out)
+		if present(n.kids[0], f.args) {
+			f.node(n.kids[0])
 		}
 		return true
 	case nAlt:
 		for _, k := range n.kids {
-			if present(k, args) && formatNode(k, args, out) {
+			if present(k, f.args) && f.node(k) {
 				return true
 			}
 		}
 		return false
 	case nAny:
 		for _, k := range n.kids {
-			if present(k, args) {
-				formatNode(k, args, out)
+			if present(k, f.args) {
+				f.node(k)
 			}
 		}
 		return true
@@ -806,26 +855,18 @@ func formatNode(n *node, args Args, out *[]string) bool {
 }
 
 // present reports whether any value of n is in args, or, for a part made
-// of keywords only, whether its first keyword is.
+// of keywords only, whether any of its keywords is.
 func present(n *node, args Args) bool {
-	found, hasValue := false, false
-	walk(n, func(x *node) {
-		if x.kind == nValue {
-			hasValue = true
-			if args.Has(x.word) {
-				found = true
-			}
-		}
-	})
-	if hasValue {
-		return found
+	names := n.vals
+	if len(names) == 0 {
+		names = n.kws
 	}
-	walk(n, func(x *node) {
-		if x.kind == nKeyword && args.Has(x.word) {
-			found = true
+	for _, name := range names {
+		if args.Has(name) {
+			return true
 		}
-	})
-	return found
+	}
+	return false
 }
 
 // Tokens lists the keywords and values of the syntax with their help, in

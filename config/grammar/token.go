@@ -71,23 +71,40 @@ func Tokenize(line string) ([]Token, error) {
 }
 
 // Quote renders a value as one token: quoted iff it is empty or contains a
-// blank or a quote, so that Tokenize gives it back unchanged.
+// blank or a quote, so that Tokenize gives it back unchanged. A backslash
+// alone needs no quoting (outside quotes it is literal).
 func Quote(s string) string {
-	if s != "" && !strings.ContainsAny(s, " \t\"\\\r\n") {
+	if !needsQuote(s) {
 		return s
 	}
-	if s != "" && !strings.ContainsAny(s, " \t\"\r\n") {
-		return s // a backslash alone needs no quoting
+	return string(AppendQuote(nil, s))
+}
+
+// AppendQuote appends Quote(s) to dst.
+func AppendQuote(dst []byte, s string) []byte {
+	if !needsQuote(s) {
+		return append(dst, s...)
 	}
-	var b strings.Builder
-	b.WriteByte('"')
+	dst = append(dst, '"')
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '"', '\\':
-			b.WriteByte('\\')
+			dst = append(dst, '\\')
 		}
-		b.WriteByte(s[i])
+		dst = append(dst, s[i])
 	}
-	b.WriteByte('"')
-	return b.String()
+	return append(dst, '"')
+}
+
+func needsQuote(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ' ', '\t', '"', '\r', '\n':
+			return true
+		}
+	}
+	return false
 }

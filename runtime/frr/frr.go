@@ -86,7 +86,7 @@ type Options struct {
 	// System chooses between the system's FRR and an owned instance.
 	System SystemPolicy
 	// SystemRunDir is where the system's FRR keeps pid files and vty
-	// sockets. Default /var/run/frr.
+	// sockets. Default /var/run/frr (tests point it elsewhere).
 	SystemRunDir string
 	// Timeout bounds each daemon start and each vtysh call. Default 15s.
 	Timeout time.Duration
@@ -104,6 +104,8 @@ type Driver struct {
 }
 
 var _ runtime.Driver = (*Driver)(nil)
+
+const defaultSystemRunDir = "/var/run/frr"
 
 var (
 	netnsPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -141,7 +143,7 @@ func New(opts Options) (*Driver, error) {
 		opts.IP = "ip"
 	}
 	if opts.SystemRunDir == "" {
-		opts.SystemRunDir = "/var/run/frr"
+		opts.SystemRunDir = defaultSystemRunDir
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = 15 * time.Second

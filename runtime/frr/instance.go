@@ -123,7 +123,7 @@ func sameNetNS(a, b string) bool {
 // prepare creates the instance directory, owned by FRR's user so that the
 // daemons can write there after dropping privileges.
 func (in *instance) prepare() error {
-	if err := os.MkdirAll(in.runDir, 0o755); err != nil {
+	if err := mkdirAllSearchable(in.runDir); err != nil {
 		return fmt.Errorf("creating %s: %w", in.runDir, err)
 	}
 	if fi, err := os.Stat(in.runDir); err != nil {
@@ -159,6 +159,21 @@ func (in *instance) prepare() error {
 		}
 	}
 	return nil
+}
+
+// mkdirAllSearchable creates dir and its missing parents with mode 0755,
+// whatever the umask: FRR's daemons must reach the instance directory.
+func mkdirAllSearchable(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirAllSearchable(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // lock takes the instance's start/stop lock.
@@ -267,8 +282,8 @@ func (in *instance) stop(ctx context.Context, names []string) error {
 	if in.system {
 		return errors.New("the system's FRR is not stopped by mboxsh")
 	}
-	if err := os.MkdirAll(in.runDir, 0o755); err != nil {
-		return err
+	if _, err := os.Stat(in.runDir); errors.Is(err, os.ErrNotExist) {
+		return nil // never started
 	}
 	unlock, err := in.lock()
 	if err != nil {
@@ -346,9 +361,12 @@ func procAlive(pid int) bool {
 // vtyshCmd runs vtysh against the instance with the given arguments.
 func (in *instance) vtyshCmd(ctx context.Context, args ...string) (string, error) {
 	var base []string
-	if !in.system {
+	switch {
+	case !in.system:
 		// vtysh appends the pathspace to both directories.
 		base = []string{"-N", in.name, "--vty_socket", in.runDir, "--config_dir", in.runDir}
+	case in.dir != defaultSystemRunDir:
+		base = []string{"--vty_socket", in.dir}
 	}
 	cctx, cancel := context.WithTimeout(ctx, in.timeout)
 	defer cancel()

@@ -526,3 +526,132 @@ func BenchmarkCommitCost(b *testing.B) {
 		prev = next
 	}
 }
+
+// TestSystemFRR runs FRR the way a system service would (started outside
+// the driver, its own pid files and sockets) in a namespace, and checks
+// that the driver configures it without starting or stopping it, keeps
+// the lines it does not manage, and removes OSPF with `no router ospf`.
+func TestSystemFRR(t *testing.T) {
+	requireFRR(t)
+	ctx := context.Background()
+	ns := newNetns(t, "sys")
+	run(t, "ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p")
+	run(t, "ip", "-n", ns, "addr", "add", "10.255.9.1/30", "dev", "eth0")
+	run(t, "ip", "-n", ns, "link", "set", "eth0", "up")
+
+	sysDir, err := os.MkdirTemp("", nsPrefix+"sys-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sysDir) })
+	run(t, "chown", "frr:frr", sysDir)
+	if err := os.Chmod(sysDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sys := &instance{system: true, dir: sysDir, netns: ns, binDir: "/usr/lib/frr", vtysh: "vtysh", timeout: 15 * time.Second}
+	for _, dn := range []string{"zebra", "ospfd"} {
+		run(t, "ip", "netns", "exec", ns, "/usr/lib/frr/"+dn, "-d", "--vty_socket", sysDir,
+			"-i", filepath.Join(sysDir, dn+".pid"), "-z", filepath.Join(sysDir, "zserv.api"),
+			"-f", "/dev/null", "-P", "0", "--log", "file:"+filepath.Join(sysDir, dn+".log"))
+		waitFor(t, 10*time.Second, dn+" up", func() bool { return sys.pid(dn) != 0 && fileExists(sys.vtySock(dn)) })
+	}
+	pids := sys.running()
+	t.Cleanup(func() {
+		for _, p := range pids {
+			_ = syscall.Kill(p, syscall.SIGTERM)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for _, p := range pids {
+			for procAlive(p) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	// The administrator's own lines.
+	if _, err := sys.configure(ctx, []string{"router ospf", "log-adjacency-changes detail", "exit", "interface eth0", "ip ospf priority 5"}); err != nil {
+		t.Fatal(err)
+	}
+	initial, err := sys.show(ctx, "ospfd", "show running-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ownDir, err := os.MkdirTemp("", nsPrefix+"run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(ownDir) })
+	d, err := New(Options{NetNS: ns, RunDir: ownDir, SystemRunDir: sysDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := d.Status(ctx)
+	if err != nil || !st.System || len(st.Running) != 2 {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+	cfg := &config.Config{
+		Interfaces: []*config.Interface{{Name: "eth0", Enabled: true, BridgeGroup: -1,
+			OSPF: config.InterfaceOSPF{Cost: 7, PointToPoint: true}}},
+		OSPF: &config.OSPF{RouterID: addr("10.0.9.1"), Networks: []config.OSPFNetwork{{Prefix: pfx("10.255.9.0/30")}}, RedistributeConnected: true},
+	}
+	res, err := runtime.Apply(ctx, []runtime.Driver{d}, nil, cfg, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Steps) != 2 {
+		t.Errorf("steps: %s", descs(res.Steps))
+	}
+	conf, _ := d.RunningConfig(ctx)
+	for _, want := range []string{"log-adjacency-changes detail", "ip ospf priority 5", "ip ospf cost 7", "network 10.255.9.0/30 area 0", "redistribute connected"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("running config lacks %q:\n%s", want, conf)
+		}
+	}
+	drift, err := d.Drift(ctx, cfg)
+	if err != nil || len(drift) != 2 { // the two lines mboxsh does not manage
+		t.Errorf("drift = %q, %v", drift, err)
+	}
+	if steps, err := d.Plan(ctx, cfg, cfg); err != nil || len(steps) != 0 {
+		t.Errorf("plan of an identical config: %s, %v", descs(steps), err)
+	}
+
+	// Removing OSPF: a failed commit restores everything, a good one sends
+	// `no router ospf` and leaves the daemons running.
+	noOSPF := cfg.Clone()
+	noOSPF.OSPF = nil
+	if _, err := runtime.Apply(ctx, []runtime.Driver{d, failDriver{}}, cfg, noOSPF, runtime.Options{}); err == nil {
+		t.Fatal("failing commit succeeded")
+	}
+	if after, _ := d.RunningConfig(ctx); after != conf {
+		t.Fatalf("rolled-back removal changed the config:\nbefore:\n%s\nafter:\n%s", conf, after)
+	}
+	res, err = runtime.Apply(ctx, []runtime.Driver{d}, cfg, noOSPF, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("removal steps: %s", descs(res.Steps))
+	if after, _ := d.RunningConfig(ctx); strings.Contains(after, "router ospf") || after == initial {
+		t.Errorf("after removal:\n%s", after)
+	}
+	if after, _ := d.RunningConfig(ctx); !strings.Contains(after, "ip ospf priority 5") || strings.Contains(after, "ip ospf cost") {
+		t.Errorf("after removal:\n%s", after)
+	}
+	if got := sys.running(); len(got) != 2 {
+		t.Errorf("system daemons after removal: %v", got)
+	}
+	if steps, err := d.Plan(ctx, noOSPF, noOSPF); err != nil || len(steps) != 0 {
+		t.Errorf("plan without OSPF: %s, %v", descs(steps), err)
+	}
+	if err := d.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+	if got := sys.running(); len(got) != 2 {
+		t.Errorf("Stop touched the system's daemons: %v", got)
+	}
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

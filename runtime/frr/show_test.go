@@ -71,16 +71,16 @@ func TestParseRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 2 || rs[0].Prefix != pfx("10.255.1.0/30") || rs[1].Prefix != pfx("192.168.20.0/24") {
+	if len(rs) != 3 || rs[0].Prefix != pfx("10.255.0.0/30") || rs[2].Prefix != pfx("192.168.20.1/32") {
 		t.Fatalf("routes = %+v", rs)
 	}
-	r := rs[1]
-	if !r.Selected || !r.Installed || r.Distance != 110 || r.Metric != 20 || r.Protocol != "ospf" ||
-		len(r.Nexthops) != 1 || r.Nexthops[0].Via != addr("10.255.1.2") || r.Nexthops[0].Interface != "eth1" {
+	r := rs[2]
+	if !r.Selected || !r.Installed || r.Distance != 110 || r.Metric != 10 || r.Protocol != "ospf" ||
+		len(r.Nexthops) != 1 || r.Nexthops[0].Via != addr("10.255.0.2") || r.Nexthops[0].Interface != "eth0" || !r.Nexthops[0].Active {
 		t.Errorf("route = %+v", r)
 	}
-	c := rs[0]
-	if c.Selected || c.Installed || len(c.Nexthops) != 1 || !c.Nexthops[0].Connected || c.Nexthops[0].Via.IsValid() {
+	c := rs[1]
+	if c.Prefix != pfx("192.168.10.0/24") || c.Selected || c.Installed || len(c.Nexthops) != 1 || !c.Nexthops[0].Connected || c.Nexthops[0].Via.IsValid() {
 		t.Errorf("connected route = %+v", c)
 	}
 }

@@ -71,7 +71,7 @@ charon {
 	filelog {
 		stderr {
 			default = 1
-			time_format = %%b %%e %%T
+			time_format = %%F %%T
 			ike_name = yes
 			flush_line = yes
 		}
@@ -276,17 +276,19 @@ func startInNamespaces(cmd *exec.Cmd, netnsPath, runDir string) error {
 			if err != nil {
 				return err
 			}
-			rdfd, err := unix.Open(rd, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return err
-			}
-			defer unix.Close(rdfd)
 			if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
 				return fmt.Errorf("unshare mount namespace: %w", err)
 			}
 			if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 				return fmt.Errorf("make mounts private: %w", err)
 			}
+			// Opened in the new namespace (a bind source must be a mount
+			// of the caller's namespace), before /run is covered.
+			rdfd, err := unix.Open(rd, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(rdfd)
 			if err := unix.Mount("tmpfs", runReal, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0755,size=4m"); err != nil {
 				return fmt.Errorf("private /run: %w", err)
 			}

@@ -376,36 +376,39 @@ func (d *Driver) terminate(ctx context.Context, conn string) error {
 // `clear ipsec sa [peer X]`. A responder-only peer's SAs are closed; the
 // peer will negotiate new ones.
 func (d *Driver) Clear(ctx context.Context, peer string) error {
-	specs := d.appliedSpecs()
+	if !d.connectExisting(ctx) {
+		if peer != "" {
+			return errors.New("IPsec is not running (charon does not answer)")
+		}
+		return nil
+	}
+	conns, err := d.loadedConns(ctx)
+	if err != nil {
+		return err
+	}
 	if peer != "" {
-		specs = slices.DeleteFunc(specs, func(s *connSpec) bool { return s.Peer != peer })
-		if len(specs) == 0 {
+		conns = slices.DeleteFunc(conns, func(c loadedConn) bool { return c.peer != peer })
+		if len(conns) == 0 {
 			return fmt.Errorf("no IPsec peer %s is running", peer)
 		}
 	}
-	if len(specs) == 0 {
-		return nil
-	}
-	if !d.connectExisting(ctx) {
-		return errors.New("IPsec is not running (charon does not answer)")
-	}
 	var errs []error
-	for _, s := range specs {
-		if err := d.terminate(ctx, s.Name); err != nil {
+	for _, c := range conns {
+		if err := d.terminate(ctx, c.name); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		d.track.forget(s.Peer)
-		if s.Responder {
+		d.track.forget(c.peer)
+		if c.responder {
 			continue
 		}
-		for _, child := range sortedKeys(s.Conn.Children) {
+		for _, child := range c.children {
 			m := vici.NewMessage()
-			_ = m.Set("ike", s.Name)
+			_ = m.Set("ike", c.name)
 			_ = m.Set("child", child)
 			_ = m.Set("timeout", "-1") // do not wait for the peer
 			if _, err := d.cl.call(ctx, "initiate", m); err != nil {
-				errs = append(errs, fmt.Errorf("initiating %s: %w", s.Name, err))
+				errs = append(errs, fmt.Errorf("initiating %s: %w", c.name, err))
 			}
 		}
 	}
@@ -451,15 +454,13 @@ func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error
 }
 
 func (d *Driver) listConnNames(ctx context.Context) (map[string]bool, error) {
-	msgs, err := d.cl.stream(ctx, "list-conns", "list-conn", nil)
+	conns, err := d.loadedConns(ctx)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]bool{}
-	for _, m := range msgs {
-		for _, k := range m.Keys() {
-			out[k] = true
-		}
+	for _, c := range conns {
+		out[c.name] = true
 	}
 	return out, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,12 +20,12 @@ import (
 
 // Status is the state of IPsec for `show ipsec sa` / `show ipsec status`.
 type Status struct {
-	Running bool      `json:"running"`         // charon answers
-	Daemon  string    `json:"daemon"`          // "charon 5.9.8"
-	Owned   bool      `json:"owned"`           // charon was started by mboxsh
-	Since   time.Time `json:"since,omitzero"`  // charon's start
-	Now     time.Time `json:"now"`             // when the status was taken
-	Gateway string    `json:"gateway,omitempty"` // set by the caller (the default gateway) for the table header
+	Running bool         `json:"running"`           // charon answers
+	Daemon  string       `json:"daemon"`            // "charon 5.9.8"
+	Owned   bool         `json:"owned"`             // charon was started by mboxsh
+	Since   time.Time    `json:"since,omitzero"`    // charon's start
+	Now     time.Time    `json:"now"`               // when the status was taken
+	Gateway string       `json:"gateway,omitempty"` // set by the caller (the default gateway) for the table header
 	Peers   []PeerStatus `json:"peers"`
 }
 
@@ -53,10 +55,10 @@ type PeerStatus struct {
 	RekeyAt     time.Time `json:"rekey_at,omitzero"`
 	ReauthAt    time.Time `json:"reauth_at,omitzero"`
 	// Configured selectors and ESP policy, for peers that are down too.
-	LocalNets  []string `json:"local_nets"`
-	RemoteNets []string `json:"remote_nets"`
-	ESP        string   `json:"esp,omitempty"` // configured ESP proposal, e.g. aes128-sha1-modp2048
-	IKESAs     int      `json:"ike_sas"`       // how many IKE_SAs the connection has
+	LocalNets  []string      `json:"local_nets"`
+	RemoteNets []string      `json:"remote_nets"`
+	ESP        string        `json:"esp,omitempty"` // configured ESP proposal, e.g. aes128-sha1-modp2048
+	IKESAs     int           `json:"ike_sas"`       // how many IKE_SAs the connection has
 	Children   []ChildStatus `json:"children"`
 	// Reason is why the SA is not (fully) up, as far as charon has said.
 	Reason *Reason `json:"reason,omitempty"`
@@ -64,23 +66,23 @@ type PeerStatus struct {
 
 // ChildStatus is one CHILD_SA.
 type ChildStatus struct {
-	Name       string    `json:"name"`
-	UniqueID   string    `json:"unique_id"`
-	State      string    `json:"state"`    // INSTALLED, REKEYED, …
-	Mode       string    `json:"mode"`     // TRANSPORT, TUNNEL
-	Protocol   string    `json:"protocol"` // ESP
-	Encap      bool      `json:"udp_encap"`
-	SPIIn      string    `json:"spi_in"`  // 8 hex digits
-	SPIOut     string    `json:"spi_out"` // 8 hex digits
-	Encryption string    `json:"encryption"` // AES_CBC-128
-	Integrity  string    `json:"integrity,omitempty"`
-	DHGroup    string    `json:"pfs_group,omitempty"`
-	LocalTS    []string  `json:"local_ts"`
-	RemoteTS   []string  `json:"remote_ts"`
-	BytesIn    uint64    `json:"bytes_in"`
-	BytesOut   uint64    `json:"bytes_out"`
-	PacketsIn  uint64    `json:"packets_in"`
-	PacketsOut uint64    `json:"packets_out"`
+	Name       string   `json:"name"`
+	UniqueID   string   `json:"unique_id"`
+	State      string   `json:"state"`    // INSTALLED, REKEYED, …
+	Mode       string   `json:"mode"`     // TRANSPORT, TUNNEL
+	Protocol   string   `json:"protocol"` // ESP
+	Encap      bool     `json:"udp_encap"`
+	SPIIn      string   `json:"spi_in"`     // 8 hex digits
+	SPIOut     string   `json:"spi_out"`    // 8 hex digits
+	Encryption string   `json:"encryption"` // AES_CBC-128
+	Integrity  string   `json:"integrity,omitempty"`
+	DHGroup    string   `json:"pfs_group,omitempty"`
+	LocalTS    []string `json:"local_ts"`
+	RemoteTS   []string `json:"remote_ts"`
+	BytesIn    uint64   `json:"bytes_in"`
+	BytesOut   uint64   `json:"bytes_out"`
+	PacketsIn  uint64   `json:"packets_in"`
+	PacketsOut uint64   `json:"packets_out"`
 	// ReplayErrors and IntegrityFailed are inbound kernel counters.
 	ReplayErrors    uint32    `json:"replay_errors"`
 	IntegrityFailed uint32    `json:"integrity_failed"`
@@ -158,36 +160,23 @@ func (d *Driver) Status(ctx context.Context) (*Status, error) {
 			st.Since = parseCharonTime(str(up, "since"))
 		}
 	}
-	conns, err := d.cl.stream(ctx, "list-conns", "list-conn", nil)
+	conns, err := d.loadedConns(ctx)
 	if err != nil {
 		return nil, err
 	}
 	peers := map[string]*PeerStatus{}
 	var order []string
 	specs := byName(applied)
-	for _, m := range conns {
-		for _, name := range m.Keys() {
-			peer, ours := PeerOfConn(name)
-			if !ours {
-				continue
-			}
-			c, _ := m.Get(name).(*vici.Message)
-			p := &PeerStatus{Peer: peer, Conn: name, Loaded: true, State: "DOWN", Auth: "PSK"}
-			if s := specs[name]; s != nil {
-				*p = peerFromSpec(s)
-				p.Loaded = true
-			} else {
-				p.Version = versionNumber(str(c, "version"))
-				p.LocalNets, p.RemoteNets = connSelectors(c)
-				for _, a := range list(c, "remote_addrs") {
-					if a == "%any" {
-						p.Responder = true
-					}
-				}
-			}
-			peers[name] = p
-			order = append(order, name)
+	for _, c := range conns {
+		p := &PeerStatus{Peer: c.peer, Conn: c.name, State: "DOWN", Auth: "PSK",
+			Version: c.version, LocalNets: c.localTS, RemoteNets: c.remoteTS,
+			Responder: c.responder, LocalAddr: c.local, RemoteAddr: c.remote}
+		if s := specs[c.name]; s != nil {
+			*p = peerFromSpec(s)
 		}
+		p.Loaded = true
+		peers[c.name] = p
+		order = append(order, c.name)
 	}
 	for _, s := range applied {
 		if peers[s.Name] == nil {
@@ -219,14 +208,30 @@ func (d *Driver) Status(ctx context.Context) (*Status, error) {
 			p.addIKESA(sa, now, counters)
 		}
 	}
-	sort.SliceStable(order, func(i, j int) bool { return order[i] < order[j] })
+	sort.SliceStable(order, func(i, j int) bool { return peerKey(peers[order[i]].Peer) < peerKey(peers[order[j]].Peer) })
+	byRemote := func(a netip.Addr) (string, bool) {
+		for _, p := range peers {
+			if p.RemoteAddr == a.String() {
+				return p.Peer, true
+			}
+		}
+		return "", false
+	}
+	fromLog := d.logTracker(byRemote)
 	for _, name := range order {
 		p := peers[name]
 		sort.Slice(p.Children, func(i, j int) bool { return p.Children[i].Installed.After(p.Children[j].Installed) })
-		if r, ok := d.track.reason(p.Peer); ok && p.Reason == nil {
-			if !p.Up() || r.At.After(p.Established) {
-				rr := r
-				p.Reason = &rr
+		if p.Up() {
+			p.Reason = nil
+		} else if p.Reason == nil {
+			r, ok := d.track.reason(p.Peer)
+			if fromLog != nil {
+				if lr, lok := fromLog.reason(p.Peer); lok && (!ok || lr.At.After(r.At)) {
+					r, ok = lr, true
+				}
+			}
+			if ok {
+				p.Reason = &r
 			}
 		}
 		if p.Reason == nil && !p.Up() {
@@ -279,17 +284,57 @@ func uniq(s []string) []string {
 	return out
 }
 
-func connSelectors(c *vici.Message) (local, remote []string) {
-	ch, _ := c.Get("children").(*vici.Message)
-	if ch == nil {
-		return nil, nil
+// loadedConn is one of our connections as charon lists it (list-conns):
+// what a process that did not load it itself knows about it.
+type loadedConn struct {
+	name, peer        string
+	version           int
+	local, remote     string // "" for %any
+	responder         bool
+	children          []string
+	localTS, remoteTS []string
+}
+
+// loadedConns lists our connections loaded in charon.
+func (d *Driver) loadedConns(ctx context.Context) ([]loadedConn, error) {
+	msgs, err := d.cl.stream(ctx, "list-conns", "list-conn", nil)
+	if err != nil {
+		return nil, err
 	}
-	for _, k := range ch.Keys() {
-		cm, _ := ch.Get(k).(*vici.Message)
-		local = append(local, list(cm, "local-ts")...)
-		remote = append(remote, list(cm, "remote-ts")...)
+	var out []loadedConn
+	for _, m := range msgs {
+		for _, name := range m.Keys() {
+			peer, ours := PeerOfConn(name)
+			if !ours {
+				continue
+			}
+			c, _ := m.Get(name).(*vici.Message)
+			lc := loadedConn{name: name, peer: peer, version: versionNumber(str(c, "version"))}
+			for _, a := range list(c, "local_addrs") {
+				if a != "%any" && lc.local == "" {
+					lc.local = a
+				}
+			}
+			for _, a := range list(c, "remote_addrs") {
+				if a == "%any" {
+					lc.responder = true
+				} else if lc.remote == "" {
+					lc.remote = a
+				}
+			}
+			if ch, _ := c.Get("children").(*vici.Message); ch != nil {
+				for _, k := range ch.Keys() {
+					cm, _ := ch.Get(k).(*vici.Message)
+					lc.children = append(lc.children, k)
+					lc.localTS = append(lc.localTS, list(cm, "local-ts")...)
+					lc.remoteTS = append(lc.remoteTS, list(cm, "remote-ts")...)
+				}
+			}
+			lc.localTS, lc.remoteTS = uniq(lc.localTS), uniq(lc.remoteTS)
+			out = append(out, lc)
+		}
 	}
-	return uniq(local), uniq(remote)
+	return out, nil
 }
 
 func list(m *vici.Message, key string) []string {
@@ -478,4 +523,63 @@ func peerKey(name string) string {
 		return fmt.Sprintf("0%032x", a.As16())
 	}
 	return "1" + name
+}
+
+// Log file limits: the log of a charon mboxsh runs is cut back to its
+// last logKeep bytes (kept in charon.log.1) when it exceeds logMax.
+const (
+	logMax  = 8 << 20
+	logKeep = 1 << 20
+	logScan = 512 << 10 // how much of the log's end Status reads
+)
+
+// logTracker reads the end of the log of our charon into a fresh tracker,
+// so that a short-lived mboxsh process knows why an SA is down. nil when
+// charon is not ours.
+func (d *Driver) logTracker(byRemote func(netip.Addr) (string, bool)) *tracker {
+	if !d.owned.Load() {
+		return nil
+	}
+	path := filepath.Join(d.opts.RunDir, "charon.log")
+	d.rotateLog(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	off := max(fi.Size()-logScan, 0)
+	buf := make([]byte, fi.Size()-off)
+	n, _ := f.ReadAt(buf, off)
+	text := string(buf[:n])
+	if off > 0 {
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			text = text[i+1:]
+		}
+	}
+	t := newTracker(byRemote)
+	t.feedLog(text)
+	return t
+}
+
+// rotateLog keeps the log bounded. charon writes it through an O_APPEND
+// descriptor, so truncating it in place is safe.
+func (d *Driver) rotateLog(path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= logMax {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, logKeep)
+	n, _ := f.ReadAt(buf, fi.Size()-logKeep)
+	if writeFile0600(path+".1", buf[:n]) == nil {
+		_ = f.Truncate(0)
+	}
 }

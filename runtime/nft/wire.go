@@ -310,7 +310,7 @@ func (c *conn) sendBatch(ctx context.Context, msgs []bmsg, checkGen bool, gen ui
 		beginAttrs, _ = ae.Encode()
 	}
 	out = append(out, netlink.Message{
-		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request | netlink.Echo, Sequence: beginSeq},
+		Header: netlink.Header{Type: netlink.HeaderType(unix.NFNL_MSG_BATCH_BEGIN), Flags: netlink.Request, Sequence: beginSeq},
 		Data:   append(nfgen(unix.AF_UNSPEC, unix.NFNL_SUBSYS_NFTABLES), beginAttrs...),
 	})
 	size := 0
@@ -319,7 +319,10 @@ func (c *conn) sendBatch(ctx context.Context, msgs []bmsg, checkGen bool, gen ui
 		m := &msgs[i]
 		seq := c.nextSeq()
 		flags := netlink.Request | m.flags
-		if m.echo != nil {
+		if m.echo != nil || i == 0 {
+			// Echo on the first message also makes the kernel send the
+			// new generation ID (nf_tables_gen_notify looks at the first
+			// message after BATCH_BEGIN).
 			flags |= netlink.Echo
 		}
 		if i == len(msgs)-1 {
@@ -382,10 +385,10 @@ func (c *conn) sendBatch(ctx context.Context, msgs []bmsg, checkGen bool, gen ui
 					return newGen, nil
 				}
 			case uint16(msgType(unix.NFT_MSG_NEWGEN)):
-				if r.Header.Seq == beginSeq {
-					if g, ok := genFromMsg(r); ok {
-						newGen = g
-					}
+				// Only this batch's echo reaches the socket: it joins no
+				// multicast group.
+				if g, ok := genFromMsg(r); ok {
+					newGen = g
 				}
 			default:
 				if m := bySeq[r.Header.Seq]; m != nil && m.echo != nil && len(r.Data) >= 4 {

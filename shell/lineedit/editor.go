@@ -73,6 +73,7 @@ type Editor struct {
 	wbuf  bytes.Buffer
 	r     renderer
 	kill  []rune // last text deleted by Ctrl-K/U/W, for Ctrl-Y
+	plain bool   // the current read is an Ask: no history/completion/help
 }
 
 // New returns an Editor reading keys from in and writing to out (normally
@@ -154,15 +155,40 @@ func (e *Editor) flush() error {
 // ending.
 //
 //   - Enter (CR, LF or CR LF): returns the line, nil.
-//   - Ctrl-D on an empty line: writes a newline and returns "", io.EOF.
+//   - Ctrl-D on an empty line: returns "", io.EOF, writing nothing (the
+//     cursor stays after the prompt, as at end of input; the caller prints
+//     what it wants, e.g. a newline).
 //   - End of input: returns the pending line if not empty (nil error),
 //     else "", io.EOF.
 //   - Ctrl-C: "^C" + newline, returns "", ErrInterrupt.
 //   - Ctrl-Z: "^Z" + newline, returns the line and ErrCtrlZ.
 //   - A failed write (e.g. the SSH channel is gone) or read: that error.
 //
-// Output is written in raw mode, so line breaks are CR LF.
+// Non-blank lines (also with ErrCtrlZ) are added to the history. Output is
+// written in raw mode, so line breaks are CR LF.
 func (e *Editor) ReadLine(prompt string) (string, error) {
+	return e.read(prompt, readMode{})
+}
+
+// Ask reads an answer to a question (a confirmation, a value): the same
+// editing keys as ReadLine, but no history (neither recall nor recording),
+// no completion, no help ('?' and Tab are ordinary input; Tab is ignored).
+func (e *Editor) Ask(prompt string) (string, error) {
+	return e.read(prompt, readMode{plain: true})
+}
+
+// AskSecret is Ask without echo: nothing of the answer is written to the
+// terminal (for keys and passwords).
+func (e *Editor) AskSecret(prompt string) (string, error) {
+	return e.read(prompt, readMode{plain: true, hidden: true})
+}
+
+type readMode struct {
+	plain  bool // no history, completion or help
+	hidden bool // no echo
+}
+
+func (e *Editor) read(prompt string, mode readMode) (string, error) {
 	restore, err := e.makeRaw()
 	if err != nil {
 		return "", err
@@ -171,8 +197,13 @@ func (e *Editor) ReadLine(prompt string) (string, error) {
 
 	width, _ := e.Size()
 	s := newLineState(prompt, width)
+	s.hidden = mode.hidden
+	e.plain = mode.plain
 	h := e.opts.History
-	hist := h.Entries()
+	var hist []string
+	if !mode.plain {
+		hist = h.Entries()
+	}
 	hidx := len(hist)
 	var pending []rune // the new line while browsing history
 
@@ -186,7 +217,7 @@ func (e *Editor) ReadLine(prompt string) (string, error) {
 			if errors.Is(err, io.EOF) && len(s.buf) > 0 {
 				e.wbuf.WriteString("\r\n")
 				line := s.String()
-				if strings.TrimSpace(line) != "" {
+				if !mode.plain && strings.TrimSpace(line) != "" {
 					_ = h.Add(line)
 				}
 				return line, e.flush()
@@ -202,7 +233,7 @@ func (e *Editor) ReadLine(prompt string) (string, error) {
 
 		done, line, rerr := e.handle(s, k, &hist, &hidx, &pending)
 		if done {
-			if strings.TrimSpace(line) != "" {
+			if !mode.plain && strings.TrimSpace(line) != "" {
 				_ = h.Add(line)
 			}
 			if err := e.flush(); err != nil {
@@ -278,7 +309,6 @@ func (e *Editor) handleRune(s *lineState, c rune, hist *[]string, hidx *int, pen
 		return true, s.String(), ErrCtrlZ
 	case ctrlD:
 		if len(s.buf) == 0 {
-			r.out.WriteString("\r\n")
 			return true, "", io.EOF
 		}
 		if s.pos < len(s.buf) {
@@ -357,7 +387,7 @@ func (e *Editor) handleRune(s *lineState, c rune, hist *[]string, hidx *int, pen
 		e.complete(s)
 		return
 	case '?':
-		if e.opts.Help != nil && !inQuote(s.buf[:s.pos]) {
+		if e.opts.Help != nil && !e.plain && !inQuote(s.buf[:s.pos]) {
 			e.help(s)
 			return
 		}
@@ -436,7 +466,7 @@ func (e *Editor) help(s *lineState) {
 }
 
 func (e *Editor) complete(s *lineState) {
-	if e.opts.Complete == nil {
+	if e.opts.Complete == nil || e.plain {
 		return
 	}
 	r := &e.r

@@ -61,6 +61,9 @@ func TestEditingKeys(t *testing.T) {
 		{"up down without history", "a\x1b[A\x1b[Bb\r", "ab", "ab\r\n"},
 		{"unknown CSI ignored", "a\x1b[15~b\r", "ab", "ab\r\n"},
 		{"unknown esc-x", "a\x1bxb\r", "axb", "axb\r\n"},
+		{"esc esc arrow", "ab\x1b\x1b[Dc\r", "acb", "ab\bcb\b\r\n"},
+		{"bracketed paste markers ignored", "a\x1b[200~bc\x1b[201~\r", "abc", "abc\r\n"},
+		{"DEC private CSI ignored", "a\x1b[?25hb\r", "ab", "ab\r\n"},
 		{"broken CSI then enter", "a\x1b[\r", "a", "a\r\n"},
 		{"bell ignored", "a\x07b\r", "ab", "ab\r\n"},
 		{"NUL ignored", "a\x00b\r", "ab", "ab\r\n"},
@@ -173,7 +176,7 @@ func TestCtrlDAndEOF(t *testing.T) {
 	if line, err := e.ReadLine(prompt); err != io.EOF || line != "" {
 		t.Fatalf("Ctrl-D on empty line: %q, %v; want io.EOF", line, err)
 	}
-	if got, want := out.Take(), "R1#\r\n"; got != want {
+	if got, want := out.Take(), "R1#"; got != want { // the caller decides what follows
 		t.Errorf("output %q, want %q", got, want)
 	}
 	// End of input with a pending line: the line, then io.EOF.
@@ -434,5 +437,52 @@ func TestCompleteListColumns(t *testing.T) {
 	want := "R1#a" + "aa" + "\r\naaa1  aaa2  aaa3\r\naaa4  aaa5\r\nR1#aaa" + "\r\n"
 	if got := out.Take(); got != want {
 		t.Errorf("output\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestAsk(t *testing.T) {
+	var calls int
+	h, _ := NewHistory("", 10)
+	_ = h.Add("show run")
+	e, w, out := pipeEditor(t, Options{
+		History:  h,
+		Help:     func(string) string { calls++; return "help" },
+		Complete: func(l string) (string, []string) { calls++; return l + "x", nil },
+	})
+	// Up does not recall, Tab and '?' are not hooks, Ctrl-Y/arrows still edit.
+	send(t, w, "\x1b[Ay\tes?\x1b[D!\r")
+	ans, err := e.Ask("Proceed? [yes/no]: ")
+	if err != nil || ans != "yes!?" {
+		t.Fatalf("Ask = %q, %v", ans, err)
+	}
+	if got, want := out.Take(), "Proceed? [yes/no]: yes?\b!?\b\r\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	if calls != 0 {
+		t.Errorf("%d Help/Complete calls during Ask", calls)
+	}
+	if got := strings.Join(h.Entries(), ","); got != "show run" {
+		t.Errorf("history %q: answers must not be recorded", got)
+	}
+
+	send(t, w, "s3cr\x7fr3t\x01\x0b\x19\r")
+	secret, err := e.AskSecret("Key: ")
+	if err != nil || secret != "s3cr3t" {
+		t.Fatalf("AskSecret = %q, %v", secret, err)
+	}
+	if got, want := out.Take(), "Key: \r\n"; got != want {
+		t.Errorf("output %q, want %q (no echo)", got, want)
+	}
+	send(t, w, "abc\x03")
+	if _, err := e.AskSecret("Key: "); !errors.Is(err, ErrInterrupt) {
+		t.Fatalf("AskSecret Ctrl-C: %v", err)
+	}
+	if got, want := out.Take(), "Key: ^C\r\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+	// Back to normal: hooks and history work again.
+	send(t, w, "\x1b[A\r")
+	if line, err := e.ReadLine(prompt); err != nil || line != "show run" {
+		t.Fatalf("ReadLine = %q, %v", line, err)
 	}
 }

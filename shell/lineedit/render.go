@@ -33,7 +33,8 @@ type lineState struct {
 	prompt  string
 	avail   int
 	newline bool
-	off     int // first rune displayed when the line is scrolled
+	hidden  bool // nothing of the line is displayed (secrets)
+	off     int  // first rune displayed when the line is scrolled
 
 	shown []cell
 	col   int
@@ -114,6 +115,9 @@ func (s *lineState) slack(off int, w []int) int {
 // layout scrolls the window if needed and returns the cells to display and
 // the cursor column.
 func (s *lineState) layout() ([]cell, int) {
+	if s.hidden {
+		return nil, 0
+	}
 	w := s.widths[:0]
 	for range s.buf {
 		w = append(w, 0)

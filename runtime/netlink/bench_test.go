@@ -1,0 +1,162 @@
+package netlink_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mboxsh/config"
+	"mboxsh/runtime"
+	nl "mboxsh/runtime/netlink"
+	"mboxsh/runtime/netlink/internal/nltest"
+)
+
+const (
+	benchNICs   = 16
+	benchRoutes = 1000
+)
+
+// benchConfig is benchNICs enabled NICs with one address each and
+// benchRoutes static routes spread over their gateways.
+func benchConfig() *config.Config {
+	c := &config.Config{}
+	for i := range benchNICs {
+		c.Interfaces = append(c.Interfaces, &config.Interface{
+			Name: fmt.Sprintf("eth%d", i), Kind: config.KindEthernet, Enabled: true, BridgeGroup: -1,
+			Addresses: []netip.Prefix{netip.MustParsePrefix(fmt.Sprintf("10.%d.0.1/24", i))},
+		})
+	}
+	for k := range benchRoutes {
+		c.Routes = append(c.Routes, config.Route{
+			Prefix: netip.MustParsePrefix(fmt.Sprintf("172.%d.%d.0/24", 16+k/256, k%256)),
+			Via:    netip.MustParseAddr(fmt.Sprintf("10.%d.0.254", k%benchNICs)),
+		})
+	}
+	return c
+}
+
+// ipBatch is the same state as iproute2 batch commands: the floor of what
+// the kernel takes to apply it.
+func ipBatch(c *config.Config) (up, down string) {
+	var u, d strings.Builder
+	for _, i := range c.Interfaces {
+		fmt.Fprintf(&u, "link set %s up\n", i.Name)
+		for _, a := range i.Addresses {
+			fmt.Fprintf(&u, "address add %s brd + dev %s\n", a, i.Name)
+			fmt.Fprintf(&d, "address del %s dev %s\n", a, i.Name)
+		}
+		fmt.Fprintf(&d, "link set %s down\n", i.Name)
+	}
+	for _, r := range c.Routes {
+		fmt.Fprintf(&u, "route add %s via %s proto 176 metric 1\n", r.Prefix, r.Via)
+	}
+	return u.String(), d.String()
+}
+
+func benchNS(b *testing.B, tag string) (*nltest.NS, *nl.Driver) {
+	ns := nltest.NewNS(b, tag)
+	var names []string
+	for i := range benchNICs {
+		names = append(names, fmt.Sprintf("eth%d", i))
+	}
+	ns.AddNIC(names...)
+	d, err := nl.New(ns.Name)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	return ns, d
+}
+
+// BenchmarkApplyFromEmpty applies benchNICs interfaces' addresses and
+// benchRoutes routes to an empty namespace through the driver (plan and
+// steps), and the same state with `ip -batch` in a twin namespace, in the
+// same run. It reports both and their ratio.
+func BenchmarkApplyFromEmpty(b *testing.B) {
+	cfg := benchConfig()
+	ns, d := benchNS(b, "bench-a")
+	twin, _ := benchNS(b, "bench-b")
+	upCmds, downCmds := ipBatch(cfg)
+	dir := b.TempDir()
+	upFile, downFile := filepath.Join(dir, "up"), filepath.Join(dir, "down")
+	if err := os.WriteFile(upFile, []byte(upCmds), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(downFile, []byte(downCmds), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var ours, floor time.Duration
+	steps := 0
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		res, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{})
+		ours += time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		steps = len(res.Steps)
+
+		t0 = time.Now()
+		twin.IP("-batch", upFile)
+		floor += time.Since(t0)
+
+		b.StopTimer()
+		if _, err := runtime.Apply(ctx, []runtime.Driver{d}, cfg, empty, runtime.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		twin.IP("-batch", downFile) // removing the addresses flushes the routes
+		b.StartTimer()
+	}
+	b.StopTimer()
+	if n := len(ns.Snapshot().Grep("proto=176")); n != 0 {
+		b.Fatalf("%d routes left after the reset", n)
+	}
+	b.ReportMetric(float64(ours.Microseconds())/1000/float64(b.N), "mboxsh-ms/op")
+	b.ReportMetric(float64(floor.Microseconds())/1000/float64(b.N), "ipbatch-ms/op")
+	b.ReportMetric(float64(ours)/float64(floor), "ratio")
+	b.ReportMetric(float64(steps), "steps")
+}
+
+// BenchmarkPlanNoop plans an applied configuration of benchNICs interfaces
+// and benchRoutes routes again: the work of a commit that changes nothing.
+func BenchmarkPlanNoop(b *testing.B) {
+	cfg := benchConfig()
+	_, d := benchNS(b, "bench-n")
+	ctx := context.Background()
+	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		steps, err := d.Plan(ctx, cfg, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(steps) != 0 {
+			b.Fatalf("%d steps, want 0", len(steps))
+		}
+	}
+}
+
+// BenchmarkDrift is Drift of the same applied configuration.
+func BenchmarkDrift(b *testing.B) {
+	cfg := benchConfig()
+	_, d := benchNS(b, "bench-d")
+	ctx := context.Background()
+	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if lines, err := d.Drift(ctx, cfg); err != nil || len(lines) != 0 {
+			b.Fatalf("drift: %v %v", lines, err)
+		}
+	}
+}
