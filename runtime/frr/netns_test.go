@@ -264,7 +264,7 @@ func (failDriver) Plan(context.Context, *config.Config, *config.Config) ([]runti
 		Do: func(context.Context) error { return errors.New("injected failure") }}}, nil
 }
 func (failDriver) Drift(context.Context, *config.Config) ([]string, error) { return nil, nil }
-func (failDriver) Close() error                                           { return nil }
+func (failDriver) Close() error                                            { return nil }
 
 func TestOSPFTwoNamespaces(t *testing.T) {
 	requireFRR(t)

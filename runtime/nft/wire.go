@@ -223,6 +223,8 @@ func (c *conn) query(ctx context.Context, typ int, flags netlink.HeaderFlags, fa
 					return out, nil
 				}
 			default:
+				// recv reuses its buffer: keep a copy.
+				r.Data = append([]byte(nil), r.Data...)
 				out = append(out, r)
 				if !dump && r.Header.Flags&unix.NLM_F_MULTI == 0 {
 					return out, nil

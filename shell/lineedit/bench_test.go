@@ -9,7 +9,7 @@ import (
 // BenchmarkPasteLine: one pasted 60-character config line through ReadLine
 // (decode, edit, echo, history).
 func BenchmarkPasteLine(b *testing.B) {
-	e, w, out := pipeEditor(&testing.T{}, Options{})
+	e, w, out := pipeEditor(b, Options{})
 	_ = out
 	line := " ip address 192.0.2.1/24 description \"uplink to ISP A\" x"
 	go func() {
@@ -31,7 +31,7 @@ func BenchmarkPasteLine(b *testing.B) {
 // BenchmarkTypeLongLine: typing a 1000-rune line key by key on an 80-column
 // terminal (horizontal scrolling), per line.
 func BenchmarkTypeLongLine(b *testing.B) {
-	e, _, _ := pipeEditor(&testing.T{}, Options{})
+	e, _, _ := pipeEditor(b, Options{})
 	text := []rune(strings.Repeat("abcdefghij", 100))
 	var hist []string
 	var pending []rune

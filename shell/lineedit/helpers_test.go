@@ -32,7 +32,7 @@ func (s *syncBuf) Take() string {
 }
 
 // pipeEditor returns an editor reading from a pipe; keys are written to w.
-func pipeEditor(t *testing.T, opts Options) (*Editor, *os.File, *syncBuf) {
+func pipeEditor(t testing.TB, opts Options) (*Editor, *os.File, *syncBuf) {
 	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {

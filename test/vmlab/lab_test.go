@@ -162,7 +162,7 @@ func TestModulesOnDemand(t *testing.T) {
 	}
 	sh(t, "table ip vmlabtest {\n"+
 		"  chain post { type nat hook postrouting priority srcnat; oifname \"va\" masquerade; }\n"+
-		"  chain fwd { type filter hook forward priority filter; policy drop; ct state established,related accept; }\n"+
+		"  chain filt { type filter hook forward priority filter; policy drop; ct state established,related accept; }\n"+
 		"}\n", "ip", "netns", "exec", "vmlab-mod-a", "nft", "-f", "-")
 	if out := sh(t, "", "ip", "netns", "exec", "vmlab-mod-a", "nft", "list", "ruleset"); !strings.Contains(out, "masquerade") {
 		t.Fatalf("nft ruleset without the NAT rule:\n%s", out)
