@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -80,10 +81,9 @@ type Editor struct {
 	Src  *Source
 	Pos  Pos
 	path string // current block path, for Src
-	// rules, when set (a file being parsed), maps each rule already
-	// defined ("firewall-access 10") to its position: a file that gives a
-	// rule number twice is in error, where a session would replace it.
-	rules map[string]Pos
+	// uniqueRules (set when a file is parsed) makes a rule number that Src
+	// has already seen an error, where a session would replace the rule.
+	uniqueRules bool
 }
 
 // dupRuleError is a rule number defined twice in one file.
@@ -230,35 +230,41 @@ func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
 	}
 	switch d := match.Cmd.Data.(type) {
 	case *Statement:
-		if e.rules != nil && d.Enter == "" && e.Mode == ModeConfig && strings.HasPrefix(d.Name, "firewall-") && match.Args.Has("num") {
-			key := d.Name + " " + match.Args.Str("num")
-			if first, dup := e.rules[key]; dup {
-				col := pos.Col
-				if len(toks) > 1 {
-					col = toks[1].Col + 1
-				}
-				return &dupRuleError{key: key, first: first, col: col}
-			}
-			e.rules[key] = pos
-		}
-		ctx := e.Ctx
-		if err := d.Set(&ctx, match.Args); err != nil {
-			return err
-		}
 		if d.Enter != "" {
+			ctx := e.Ctx
+			if err := d.Set(&ctx, match.Args); err != nil {
+				return err
+			}
 			e.Ctx = ctx
 			e.Mode = d.Enter
 			e.path = strings.TrimSpace(match.Cmd.Format(match.Args))
 			if e.Src != nil {
 				e.Src.record(e.path, pos)
 			}
-		} else if e.Src != nil {
-			key := d.Name
+			return nil
+		}
+		key := ""
+		if e.Src != nil {
+			key = d.Name
 			if e.path != "" {
 				key = e.path + "|" + d.Name
 			} else if strings.HasPrefix(d.Name, "firewall-") && match.Args.Has("num") {
 				key = d.Name + " " + match.Args.Str("num")
+				if first, dup := e.Src.pos[key]; dup && e.uniqueRules {
+					col := pos.Col
+					if len(toks) > 1 {
+						col = toks[1].Col + 1
+					}
+					return &dupRuleError{key: key, first: first, col: col}
+				}
 			}
+		}
+		// A plain statement changes the objects ctx points at, never ctx
+		// itself, so it gets e.Ctx (a copy would escape to the heap).
+		if err := d.Set(&e.Ctx, match.Args); err != nil {
+			return err
+		}
+		if e.Src != nil {
 			e.Src.record(key, pos)
 		}
 	case Negation:
@@ -283,12 +289,14 @@ func Parse(src []byte, name string) (*Config, error) {
 // ParseWithSource is Parse that also returns statement positions.
 func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 	cfg := &Config{}
-	s := &Source{}
+	presize(cfg, src)
+	s := &Source{pos: make(map[string]Pos, bytes.Count(src, []byte{'\n'}))}
 	ed := NewEditor(DefaultGrammar(), cfg)
 	ed.Src = s
 	ed.Pos.File = name
-	ed.rules = map[string]Pos{}
+	ed.uniqueRules = true
 	text := string(src)
+	var toks []grammar.Token
 	for ln := 1; text != ""; ln++ {
 		line, rest, _ := strings.Cut(text, "\n")
 		text = rest
@@ -302,7 +310,8 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 			continue
 		}
 		ed.Pos.Line = ln
-		toks, err := grammar.Tokenize(line)
+		var err error
+		toks, err = grammar.AppendTokens(toks[:0], line)
 		if err != nil {
 			var te *grammar.TokenizeError
 			errors.As(err, &te)
@@ -328,6 +337,18 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 		}
 	}
 	return cfg, s, nil
+}
+
+// presize gives the rule chains of cfg room for the rules src appears to
+// hold (lines starting with their keyword), so that a large file does not
+// copy them over and over as they grow.
+func presize(cfg *Config, src []byte) {
+	for _, ch := range []Chain{ChainInput, ChainAccess, ChainSNAT, ChainDNAT} {
+		kw := []byte("\n" + ch.Keyword() + " ")
+		if n := bytes.Count(src, kw); n > 64 {
+			*cfg.Rules(ch) = make([]Rule, 0, n+1)
+		}
+	}
 }
 
 // Render prints a configuration in the canonical running-config form.

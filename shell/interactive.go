@@ -31,7 +31,7 @@ func (s *Session) RunInteractive(in *os.File, history *lineedit.History) error {
 		history.SetFilter(func(line string) (string, bool) { return redactPSK(line), true })
 	}
 	s.Ask = func(q string) string {
-		ans, err := ed.ReadLine(q)
+		ans, err := ed.Ask(q)
 		if err != nil {
 			return ""
 		}
@@ -75,7 +75,7 @@ func (s *Session) execInteractive(ed *lineedit.Editor, prompt, line string) {
 		w = pager
 	}
 	err := s.Exec(line, w)
-	if err != nil {
+	if err != nil && !errors.Is(err, lineedit.ErrPagerQuit) {
 		fmt.Fprint(s.Out, s.caretText(len(prompt), err))
 	}
 }

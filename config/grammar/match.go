@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Command is one declared statement or command.
@@ -352,24 +353,47 @@ type Match struct {
 	End  int
 }
 
-func (s *Set) startThreads(toks []Token) []thread {
+// matcher is the scratch space of one match: the live threads, a buffer
+// for the next ones, and a slab the captures are cut from. Matchers are
+// pooled, so that matching a line allocates little more than its result.
+type matcher struct {
+	ts, spare []thread
+	slab      []capture
+}
+
+var matchers = sync.Pool{New: func() any { return new(matcher) }}
+
+func getMatcher() *matcher { return matchers.Get().(*matcher) }
+
+// release returns m to the pool. Nothing may use its threads or captures
+// afterwards.
+func (m *matcher) release() {
+	if cap(m.ts)+cap(m.spare) > 1<<14 || cap(m.slab) > 1<<12 {
+		return // a pathological line: let the garbage collector have it
+	}
+	clear(m.ts)
+	clear(m.spare)
+	clear(m.slab)
+	m.ts, m.spare, m.slab = m.ts[:0], m.spare[:0], m.slab[:0]
+	matchers.Put(m)
+}
+
+func (m *matcher) capture(name, val string, next *capture) *capture {
+	if len(m.slab) == cap(m.slab) {
+		// A new chunk; captures in the old one stay where they are.
+		m.slab = make([]capture, 0, max(32, 2*cap(m.slab)))
+	}
+	m.slab = append(m.slab, capture{name: name, val: val, next: next})
+	return &m.slab[len(m.slab)-1]
+}
+
+// start sets the threads for matching toks: those of the commands whose
+// first keyword the first token may be, and of those starting with a value.
+func (m *matcher) start(s *Set, toks []Token) {
+	ts := m.ts[:0]
 	var cands []*Command
 	if len(toks) > 0 {
 		w := strings.ToLower(toks[0].Text)
-		if cs, ok := s.byFirst[w]; ok && len(s.anyFirst) == 0 {
-			// the common case: a full first keyword
-			n := 0
-			for _, c := range cs {
-				n += len(c.entry.eps)
-			}
-			ts := make([]thread, 0, n)
-			for _, c := range cs {
-				for _, st := range c.entry.eps {
-					ts = append(ts, thread{st: st})
-				}
-			}
-			return ts
-		}
 		if cs, ok := s.byFirst[w]; ok {
 			cands = cs
 		} else {
@@ -386,23 +410,27 @@ func (s *Set) startThreads(toks []Token) []thread {
 			// keep declaration order for deterministic preference
 			sort.SliceStable(cands, func(a, b int) bool { return cands[a].index < cands[b].index })
 		}
-		cands = append(cands[:len(cands):len(cands)], s.anyFirst...)
+		for _, c := range cands {
+			for _, st := range c.entry.eps {
+				ts = append(ts, thread{st: st})
+			}
+		}
+		cands = s.anyFirst
 	} else {
 		cands = s.cmds
 	}
-	var ts []thread
 	for _, c := range cands {
 		for _, st := range c.entry.eps {
 			ts = append(ts, thread{st: st})
 		}
 	}
-	return ts
+	m.ts = ts
 }
 
-// step advances the threads over one token, appending the new threads to
-// next (a buffer the caller recycles). It returns them, or the kind of
-// failure.
-func step(ts []thread, tok Token, next []thread) (_ []thread, ambiguous bool, reason string) {
+// step advances the threads over one token. It reports false, and the kind
+// of failure, when no thread survives; the threads are then unchanged.
+func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
+	ts, next := m.ts, m.spare[:0]
 	w := strings.ToLower(tok.Text)
 	// Words (keywords and enumeration literals) that the token could be:
 	// one spelled exactly, or the distinct words it abbreviates (only
@@ -457,7 +485,7 @@ func step(ts []thread, tok Token, next []thread) (_ []thread, ambiguous bool, re
 			if t.quoted {
 				continue
 			}
-			c := &capture{name: t.caps.name, val: t.caps.val + " " + tok.Text, next: t.caps.next}
+			c := m.capture(t.caps.name, t.caps.val+" "+tok.Text, t.caps.next)
 			for _, o := range t.st.out {
 				for _, x := range o.eps {
 					next = append(next, thread{st: x, caps: c})
@@ -470,7 +498,7 @@ func step(ts []thread, tok Token, next []thread) (_ []thread, ambiguous bool, re
 			}
 			if n.kind == nKeyword {
 				if kwOK(n.lword) {
-					c := &capture{name: n.word, val: n.word, next: t.caps}
+					c := m.capture(n.word, n.word, t.caps)
 					for _, x := range t.st.out[0].eps {
 						next = append(next, thread{st: x, caps: c})
 					}
@@ -497,7 +525,7 @@ func step(ts []thread, tok Token, next []thread) (_ []thread, ambiguous bool, re
 				if !ok {
 					continue
 				}
-				c := &capture{name: n.word, val: val, next: t.caps}
+				c := m.capture(n.word, val, t.caps)
 				if ty.kind == tLine {
 					for _, o := range t.st.out {
 						for _, x := range o.eps {
@@ -513,10 +541,12 @@ func step(ts []thread, tok Token, next []thread) (_ []thread, ambiguous bool, re
 			}
 		}
 	}
-	if len(next) == 0 && !exact && nPrefix > 1 {
-		ambiguous = true
+	m.spare = next
+	if len(next) == 0 {
+		return false, !exact && nPrefix > 1, reason
 	}
-	return next, ambiguous, reason
+	m.ts, m.spare = next, ts
+	return true, false, reason
 }
 
 // literals lists the words a token state accepts: its keyword, or the
@@ -565,17 +595,16 @@ func (s *Set) Match(toks []Token) (*Match, error) {
 	if len(toks) == 0 {
 		return nil, &Error{Kind: Incomplete}
 	}
-	ts := s.startThreads(toks)
-	var spare []thread
+	m := getMatcher()
+	defer m.release()
+	m.start(s, toks)
 	for i, tok := range toks {
-		next, amb, reason := step(ts, tok, spare[:0])
-		if len(next) == 0 {
+		if ok, amb, reason := m.step(tok); !ok {
 			return nil, s.fail(toks, i, amb, reason)
 		}
-		ts, spare = next, ts
 	}
-	if m := best(ts, len(toks)); m != nil {
-		return m, nil
+	if r := best(m.ts, len(toks)); r != nil {
+		return r, nil
 	}
 	return nil, &Error{Kind: Incomplete, Token: len(toks), Input: joinTokens(toks)}
 }
@@ -605,19 +634,18 @@ func (s *Set) MatchPrefix(toks []Token, filter func(*Command) bool) (*Match, err
 	if len(toks) == 0 {
 		return nil, &Error{Kind: Incomplete}
 	}
-	ts := s.startThreads(toks)
-	var spare []thread
+	m := getMatcher()
+	defer m.release()
+	m.start(s, toks)
 	var last *Match
 	var failure *Error
 	for i, tok := range toks {
-		next, amb, reason := step(ts, tok, spare[:0])
-		if len(next) == 0 {
+		if ok, amb, reason := m.step(tok); !ok {
 			failure = s.fail(toks, i, amb, reason)
 			break
 		}
-		ts, spare = next, ts
-		if m := bestFiltered(ts, i+1, filter); m != nil {
-			last = m
+		if r := bestFiltered(m.ts, i+1, filter); r != nil {
+			last = r
 		}
 	}
 	if last != nil {
@@ -652,10 +680,12 @@ type HelpItem struct {
 // partial != "", it lists the keywords that start with partial (IOS
 // `wo?`). An error means toks themselves do not match.
 func (s *Set) Help(toks []Token, partial string) ([]HelpItem, error) {
-	ts, err := s.advance(toks)
+	m, err := s.advance(toks)
 	if err != nil {
 		return nil, err
 	}
+	defer m.release()
+	ts := m.ts
 	seen := map[string]bool{}
 	var items []HelpItem
 	addItem := func(w, h string) {
@@ -730,10 +760,12 @@ type Slot struct {
 // literals that start with partial, and the value slots open there (the
 // caller adds live values for them).
 func (s *Set) Candidates(toks []Token, partial string) (words []string, slots []Slot, err error) {
-	ts, err := s.advance(toks)
+	m, err := s.advance(toks)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer m.release()
+	ts := m.ts
 	seen := map[string]bool{}
 	lp := strings.ToLower(partial)
 	for _, t := range ts {
@@ -763,17 +795,18 @@ func (s *Set) Candidates(toks []Token, partial string) (words []string, slots []
 	return words, slots, nil
 }
 
-func (s *Set) advance(toks []Token) ([]thread, error) {
-	ts := s.startThreads(toks)
-	var spare []thread
+// advance matches toks and returns the matcher holding the live threads;
+// the caller releases it.
+func (s *Set) advance(toks []Token) (*matcher, error) {
+	m := getMatcher()
+	m.start(s, toks)
 	for i, tok := range toks {
-		next, amb, reason := step(ts, tok, spare[:0])
-		if len(next) == 0 {
+		if ok, amb, reason := m.step(tok); !ok {
+			m.release()
 			return nil, s.fail(toks, i, amb, reason)
 		}
-		ts, spare = next, ts
 	}
-	return ts, nil
+	return m, nil
 }
 
 // Commands returns the commands of the set in declaration order.

@@ -28,7 +28,13 @@ func (e *TokenizeError) Error() string {
 // them \" and \\ stand for a quote and a backslash. Everything else is
 // literal: no shell expansion, comments or escapes outside quotes.
 func Tokenize(line string) ([]Token, error) {
-	var toks []Token
+	return AppendTokens(nil, line)
+}
+
+// AppendTokens is Tokenize appending to dst, so that a caller reading
+// many lines can reuse one slice.
+func AppendTokens(dst []Token, line string) ([]Token, error) {
+	toks := dst
 	i := 0
 	for i < len(line) {
 		c := line[i]

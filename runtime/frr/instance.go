@@ -126,10 +126,8 @@ func (in *instance) prepare() error {
 	if err := mkdirAllSearchable(in.runDir); err != nil {
 		return fmt.Errorf("creating %s: %w", in.runDir, err)
 	}
-	if fi, err := os.Stat(in.runDir); err != nil {
+	if err := ensureSearchable(in.runDir); err != nil {
 		return err
-	} else if fi.Mode().Perm()&0o001 == 0 {
-		return fmt.Errorf("run dir %s must be searchable by FRR's user (mode o+x)", in.runDir)
 	}
 	if err := os.MkdirAll(in.dir, 0o750); err != nil {
 		return fmt.Errorf("creating %s: %w", in.dir, err)
@@ -174,6 +172,31 @@ func mkdirAllSearchable(dir string) error {
 		return err
 	}
 	return os.Chmod(dir, 0o755)
+}
+
+// ensureSearchable makes sure FRR's user can reach dir: every directory on
+// the path needs search permission for others. Missing search permission
+// is added (search only, never read) below /run and /tmp, where another
+// mboxsh driver may have created a shared parent with mode 0700; elsewhere
+// it is an error.
+func ensureSearchable(dir string) error {
+	for p := dir; p != "/" && p != "."; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		mode := fi.Mode().Perm()
+		if mode&0o001 != 0 {
+			continue
+		}
+		if !strings.HasPrefix(p, "/run/") && !strings.HasPrefix(p, "/tmp/") && !strings.HasPrefix(p, "/var/run/") {
+			return fmt.Errorf("FRR's user cannot reach %s: %s is not searchable (chmod o+x it, or choose another run dir)", dir, p)
+		}
+		if err := os.Chmod(p, mode|0o001); err != nil {
+			return fmt.Errorf("making %s searchable for FRR's user: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // lock takes the instance's start/stop lock.

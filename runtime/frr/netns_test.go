@@ -113,10 +113,8 @@ func newSite(t testing.TB, tag string) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// FRR's daemons drop to user frr: the run dir must be searchable.
-	if err := os.Chmod(runDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// MkdirTemp makes a 0700 directory: the driver must make it
+	// searchable for FRR's user (ensureSearchable).
 	t.Cleanup(func() { os.RemoveAll(runDir) })
 	d, err := New(Options{NetNS: ns, RunDir: runDir})
 	if err != nil {

@@ -369,11 +369,6 @@ func (d *Driver) restore(s *linkSnap) error {
 			fail("shutting down", d.h.LinkSetDown(cur))
 		}
 	}
-	if _, ok := s.link.(*vnl.Bridge); ok && want.HardwareAddr != nil {
-		if now, _ := d.linkByName(s.name); now != nil && now.Attrs().HardwareAddr.String() != want.HardwareAddr.String() {
-			fail("restoring the MAC address of", d.h.LinkSetHardwareAddr(cur, want.HardwareAddr))
-		}
-	}
 	fail("restoring the addresses of", d.restoreAddrs(cur, s.addrs))
 	fail("restoring the routes through", d.restoreRoutes(cur, s.routes))
 	if s.rp != "" {
@@ -454,9 +449,28 @@ func (d *Driver) newLinkLike(s *linkSnap) (vnl.Link, error) {
 		la.ParentIndex = p.Attrs().Index
 		return &vnl.Vlan{LinkAttrs: la, VlanId: w.VlanId, VlanProtocol: w.VlanProtocol}, nil
 	case *vnl.Bridge:
-		return &vnl.Bridge{LinkAttrs: la, MulticastSnooping: w.MulticastSnooping, AgeingTime: w.AgeingTime,
-			HelloTime: w.HelloTime, VlanFiltering: w.VlanFiltering, VlanDefaultPVID: w.VlanDefaultPVID,
-			GroupFwdMask: w.GroupFwdMask}, nil
+		// Only options that differ from a new bridge's: a kernel without
+		// VLAN filtering refuses even the default PVID.
+		b := &vnl.Bridge{LinkAttrs: la}
+		if w.MulticastSnooping != nil && !*w.MulticastSnooping {
+			b.MulticastSnooping = w.MulticastSnooping
+		}
+		if w.AgeingTime != nil && *w.AgeingTime != 30000 {
+			b.AgeingTime = w.AgeingTime
+		}
+		if w.HelloTime != nil && *w.HelloTime != 200 {
+			b.HelloTime = w.HelloTime
+		}
+		if w.VlanFiltering != nil && *w.VlanFiltering {
+			b.VlanFiltering = w.VlanFiltering
+		}
+		if w.VlanDefaultPVID != nil && *w.VlanDefaultPVID != 1 {
+			b.VlanDefaultPVID = w.VlanDefaultPVID
+		}
+		if w.GroupFwdMask != nil && *w.GroupFwdMask != 0 {
+			b.GroupFwdMask = w.GroupFwdMask
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("cannot recreate %s: mboxsh does not create %s links", s.name, s.link.Type())
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,6 +92,22 @@ var counterRE = regexp.MustCompile(`counter packets \d+ bytes \d+`)
 
 // zeroCounters blanks the counter values of a listing.
 func zeroCounters(s string) string { return counterRE.ReplaceAllString(s, "counter packets 0 bytes 0") }
+
+// canonical zeroes counters and sorts the chain blocks of a listing (a
+// chain created again is listed last).
+func canonical(s string) string {
+	s = zeroCounters(s)
+	head, rest, ok := strings.Cut(s, "\n\tchain ")
+	if !ok {
+		return s
+	}
+	blocks := strings.Split("\tchain "+rest, "\n\n")
+	for i := range blocks {
+		blocks[i] = strings.TrimSuffix(strings.TrimRight(blocks[i], "\n"), "\n}")
+	}
+	sort.Strings(blocks)
+	return head + "\n" + strings.Join(blocks, "\n\n") + "\n}\n"
+}
 
 func nftLoad(tb testing.TB, ns, script string) {
 	tb.Helper()

@@ -312,7 +312,7 @@ func TestDrift(t *testing.T) {
 				t.Fatalf("re-assert planned %v", stepNames(res.Steps))
 			}
 			noDrift(t, d, cfg)
-			if got := zeroCounters(nftList(t, ns)); got != zeroCounters(want) {
+			if got := canonical(nftList(t, ns)); got != canonical(want) {
 				t.Fatalf("after re-assert:\n%s\nwant\n%s", got, want)
 			}
 		})

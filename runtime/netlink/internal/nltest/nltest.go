@@ -250,8 +250,14 @@ func (n *NS) Snapshot() State {
 				}
 			}
 		}
+		mac := l.Address
+		if kind == "bridge" {
+			// The kernel takes a bridge's MAC from its ports (zero without
+			// ports, random when created): not part of the state mboxsh keeps.
+			mac = "(from ports)"
+		}
 		s = append(s, fmt.Sprintf("link %s kind=%s up=%v mtu=%d mac=%s alias=%q master=%s%s",
-			l.Name, kind, up, l.MTU, l.Address, l.Alias, l.Master, extra))
+			l.Name, kind, up, l.MTU, mac, l.Alias, l.Master, extra))
 	}
 	var addrs []ipAddrs
 	n.ipJSON(&addrs, "addr", "show")
