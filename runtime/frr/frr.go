@@ -528,6 +528,9 @@ func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error
 				out = append(out, fmt.Sprintf("router ospf: %s does not run", dn))
 			}
 		}
+		if in.pid("ospfd") == 0 {
+			return out, nil // nothing of OSPF is configured, then
+		}
 	}
 	cur, err := in.readState(ctx)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 
@@ -43,6 +44,15 @@ func New(netns, runDir string) *System {
 // Drivers opens every driver, in the order commits apply them: links and
 // routes, then firewall, then routing daemons, then IKE.
 func (s *System) Drivers(ctx context.Context) ([]runtime.Driver, error) {
+	// The run directory is shared by the daemons: FRR's processes run as
+	// user frr and must traverse it; each driver keeps its own
+	// sub-directory as private as it needs.
+	if err := os.MkdirAll(s.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
+	if err := os.Chmod(s.RunDir, 0o755); err != nil {
+		return nil, fmt.Errorf("run directory: %w", err)
+	}
 	nl, err := s.Netlink()
 	if err != nil {
 		return nil, err

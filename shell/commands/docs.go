@@ -59,9 +59,20 @@ func hasLevel(c *shell.Command, l modes.Level) bool {
 
 func writeCommand(b *strings.Builder, c *grammar.Command) {
 	toks := c.Tokens()
+	// The summary is the help of the last keyword before any value or
+	// option: "interface" for `show interface [IFNAME]`.
+	lead := ""
+	for _, w := range strings.Fields(c.Syntax) {
+		if strings.ContainsAny(w, "<[({") {
+			break
+		}
+		lead = w
+	}
 	head := ""
-	if len(toks) > 0 {
-		head = toks[0].Help
+	for _, t := range toks {
+		if t.Word == lead {
+			head = t.Help
+		}
 	}
 	fmt.Fprintf(b, "### `%s`\n\n%s\n\n", c.Syntax, head)
 	for _, t := range toks[1:] {
