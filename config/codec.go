@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 
 	"mboxsh/config/grammar"
@@ -27,13 +29,33 @@ func (p Pos) String() string {
 // from, so that validation can point at it.
 type Source struct {
 	pos map[string]Pos
+	// rules holds the positions of the rules of each chain in file order
+	// (apart from pos: a large file is mostly rules, and a list is far
+	// cheaper than a map entry per rule).
+	rules [4][]ruleAt
+	// unsorted[ch] is set when rules[ch] is not in ascending order.
+	unsorted [4]bool
+}
+
+type ruleAt struct {
+	num int
+	pos Pos
 }
 
 // Lookup returns the position of a statement path ("interface tun0",
-// "interface tun0|mtu"), falling back to its block.
+// "interface tun0|mtu", "firewall-access 10"), falling back to its block.
 func (s *Source) Lookup(path string) (Pos, bool) {
 	if s == nil {
 		return Pos{}, false
+	}
+	if kw, n, ok := strings.Cut(path, " "); ok {
+		if ch, ok := chainOf(kw); ok {
+			num, err := strconv.Atoi(n)
+			if err != nil {
+				return Pos{}, false
+			}
+			return s.rulePos(ch, num)
+		}
 	}
 	if p, ok := s.pos[path]; ok {
 		return p, true
@@ -43,6 +65,47 @@ func (s *Source) Lookup(path string) (Pos, bool) {
 		return p, ok
 	}
 	return Pos{}, false
+}
+
+func (s *Source) rulePos(ch Chain, num int) (Pos, bool) {
+	rs := s.rules[ch]
+	if s.unsorted[ch] {
+		// the latest definition is the one in force
+		for k := len(rs) - 1; k >= 0; k-- {
+			if rs[k].num == num {
+				return rs[k].pos, true
+			}
+		}
+		return Pos{}, false
+	}
+	i := sort.Search(len(rs), func(k int) bool { return rs[k].num >= num })
+	if i < len(rs) && rs[i].num == num {
+		return rs[i].pos, true
+	}
+	return Pos{}, false
+}
+
+func (s *Source) recordRule(ch Chain, num int, p Pos) {
+	rs := s.rules[ch]
+	if n := len(rs); n > 0 && rs[n-1].num >= num {
+		s.unsorted[ch] = true
+	}
+	s.rules[ch] = append(rs, ruleAt{num, p})
+}
+
+// chainOf returns the chain whose statement keyword is kw.
+func chainOf(kw string) (Chain, bool) {
+	switch kw {
+	case "firewall-input":
+		return ChainInput, true
+	case "firewall-access":
+		return ChainAccess, true
+	case "firewall-snat":
+		return ChainSNAT, true
+	case "firewall-dnat":
+		return ChainDNAT, true
+	}
+	return 0, false
 }
 
 func (s *Source) record(path string, p Pos) {
@@ -81,8 +144,8 @@ type Editor struct {
 	Src  *Source
 	Pos  Pos
 	path string // current block path, for Src
-	// uniqueRules (set when a file is parsed) makes a rule number that Src
-	// has already seen an error, where a session would replace the rule.
+	// uniqueRules (set when a file is parsed) makes a rule number that is
+	// already defined an error, where a session would replace the rule.
 	uniqueRules bool
 }
 
@@ -94,6 +157,9 @@ type dupRuleError struct {
 }
 
 func (e *dupRuleError) Error() string {
+	if e.first.Line == 0 {
+		return fmt.Sprintf("%% duplicate rule number: %s is already defined", e.key)
+	}
 	return fmt.Sprintf("%% duplicate rule number: %s is already defined at line %d", e.key, e.first.Line)
 }
 
@@ -219,9 +285,16 @@ func (e *Editor) applyIn(m Mode, toks []grammar.Token) (*grammar.Match, error) {
 	return nil, nil
 }
 
-func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
-	// Leaving a block for its parent.
+func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) (err error) {
+	// Leaving a block for its parent; a statement that fails leaves the
+	// editor where it was.
 	if m != e.Mode {
+		mode, ctx, path := e.Mode, e.Ctx, e.path
+		defer func() {
+			if err != nil {
+				e.Mode, e.Ctx, e.path = mode, ctx, path
+			}
+		}()
 		e.Reset(e.Ctx.Cfg)
 	}
 	pos := e.Pos
@@ -243,20 +316,19 @@ func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
 			}
 			return nil
 		}
-		key := ""
-		if e.Src != nil {
-			key = d.Name
-			if e.path != "" {
-				key = e.path + "|" + d.Name
-			} else if strings.HasPrefix(d.Name, "firewall-") && match.Args.Has("num") {
-				key = d.Name + " " + match.Args.Str("num")
-				if first, dup := e.Src.pos[key]; dup && e.uniqueRules {
-					col := pos.Col
-					if len(toks) > 1 {
-						col = toks[1].Col + 1
-					}
-					return &dupRuleError{key: key, first: first, col: col}
+		ch, rule := chainOf(d.Name)
+		num := 0
+		if rule {
+			num = match.Args.Int("num")
+			// In a file, a rule number given twice is a mistake, not an edit.
+			if _, dup := ruleIndex(*e.Ctx.Cfg.Rules(ch), num); e.uniqueRules && dup {
+				key := d.Name + " " + itoa(num)
+				first, _ := e.Src.Lookup(key)
+				col := pos.Col
+				if len(toks) > 1 {
+					col = toks[1].Col + 1
 				}
+				return &dupRuleError{key: key, first: first, col: col}
 			}
 		}
 		// A plain statement changes the objects ctx points at, never ctx
@@ -264,8 +336,14 @@ func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) error {
 		if err := d.Set(&e.Ctx, match.Args); err != nil {
 			return err
 		}
-		if e.Src != nil {
-			e.Src.record(key, pos)
+		switch {
+		case e.Src == nil:
+		case rule:
+			e.Src.recordRule(ch, num, pos)
+		case e.path != "":
+			e.Src.record(e.path+"|"+d.Name, pos)
+		default:
+			e.Src.record(d.Name, pos)
 		}
 	case Negation:
 		ctx := e.Ctx
@@ -290,7 +368,7 @@ func Parse(src []byte, name string) (*Config, error) {
 func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 	cfg := &Config{}
 	presize(cfg, src)
-	s := &Source{pos: make(map[string]Pos, bytes.Count(src, []byte{'\n'}))}
+	s := &Source{}
 	ed := NewEditor(DefaultGrammar(), cfg)
 	ed.Src = s
 	ed.Pos.File = name
@@ -368,7 +446,7 @@ func (g *Grammar) Render(cfg *Config) string {
 	if cfg.OSPF != nil {
 		lines += 6 + len(cfg.OSPF.Networks) + len(cfg.OSPF.PassiveInterfaces)
 	}
-	b := make([]byte, 0, 48*lines)
+	b := make([]byte, 0, 64*lines)
 	b = append(b, "!\n"...)
 	group := ""
 	closeGroup := func() {

@@ -85,7 +85,7 @@ func interfaceStmts() []*Statement {
 	return []*Statement{
 		{
 			Mode: ModeConfig, Name: "interface", Enter: ModeInterface,
-			Syntax: interfaceSyntax, No: interfaceSyntax[len("interface "):],
+			Syntax: interfaceSyntax, No: interfaceSyntax,
 			Help: interfaceHelp,
 			Set: func(c *Ctx, a grammar.Args) error {
 				name, kind, parent, vid, err := interfaceKey(a)
@@ -711,7 +711,7 @@ func ruleStmt(ch Chain, help, body string) *Statement {
 			return nil
 		},
 		Get: func(c *Ctx) []grammar.Args {
-			var out []grammar.Args
+			out := make([]grammar.Args, 0, len(*c.Cfg.Rules(ch)))
 			for _, r := range *c.Cfg.Rules(ch) {
 				out = append(out, ruleArgs(r))
 			}
@@ -721,7 +721,9 @@ func ruleStmt(ch Chain, help, body string) *Statement {
 }
 
 func ruleArgs(r Rule) grammar.Args {
-	a := args("num", itoa(r.Number), "action", r.Action, "dir", r.Direction)
+	a := make(grammar.Args, 0, 13)
+	a = append(a, grammar.Arg{Name: "num", Value: itoa(r.Number)}, grammar.Arg{Name: "action", Value: r.Action},
+		grammar.Arg{Name: "dir", Value: r.Direction})
 	add := func(name, v string) {
 		if v != "" {
 			a = append(a, grammar.Arg{Name: name, Value: v})
@@ -783,10 +785,6 @@ func checkRule(ch Chain, r Rule) error {
 // SetRule adds or replaces rule r.Number in a chain, keeping it sorted.
 func SetRule(c *Config, ch Chain, r Rule) {
 	rules := c.Rules(ch)
-	if n := len(*rules); n == 0 || (*rules)[n-1].Number < r.Number {
-		*rules = append(*rules, r) // a file lists rules in order
-		return
-	}
 	i, found := ruleIndex(*rules, r.Number)
 	if found {
 		(*rules)[i] = r
@@ -807,6 +805,9 @@ func DeleteRule(c *Config, ch Chain, n int) bool {
 
 // ruleIndex finds rule n in a sorted chain, or where it belongs.
 func ruleIndex(rules []Rule, n int) (int, bool) {
+	if len(rules) == 0 || rules[len(rules)-1].Number < n {
+		return len(rules), false // the usual case when reading a file
+	}
 	i := sort.Search(len(rules), func(k int) bool { return rules[k].Number >= n })
 	return i, i < len(rules) && rules[i].Number == n
 }

@@ -101,7 +101,7 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 	if s.Store != nil {
 		if opt.ConfirmMinutes > 0 {
 			p := persist.Pending{
-				Deadline: time.Now().Add(time.Duration(opt.ConfirmMinutes) * time.Minute),
+				Deadline: time.Now().Add(time.Duration(opt.ConfirmMinutes) * s.confirmUnit()),
 				Previous: []byte(prevText), User: s.User, Comment: opt.Comment,
 			}
 			if err := s.Store.SetPending(p); err != nil {
@@ -138,9 +138,20 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 				s.Infof("%% Warning: could not start the rollback watchdog: %v\n", err)
 			}
 		}
-		s.Infof("Commit confirmed: the previous configuration returns in %d minute(s) unless you `commit` again.\n", opt.ConfirmMinutes)
+		in := fmt.Sprintf("%d minute(s)", opt.ConfirmMinutes)
+		if s.confirmUnit() != time.Minute {
+			in = (time.Duration(opt.ConfirmMinutes) * s.confirmUnit()).String()
+		}
+		s.Infof("Commit confirmed: the previous configuration returns in %s unless you `commit` again.\n", in)
 	}
 	return nil
+}
+
+func (s *Session) confirmUnit() time.Duration {
+	if s.ConfirmUnit > 0 {
+		return s.ConfirmUnit
+	}
+	return time.Minute
 }
 
 // Rollback loads archived configuration n into the candidate.

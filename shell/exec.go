@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,34 +68,50 @@ type filter struct {
 	re   *regexp.Regexp
 }
 
-var filterKinds = []string{"begin", "count", "exclude", "include", "json", "section"}
+// filterKinds are the output modifiers with their `?` help (IOS wording).
+var filterKinds = []grammar.HelpItem{
+	{Word: "begin", Help: "Begin with the line that matches"},
+	{Word: "count", Help: "Count number of lines which match regexp"},
+	{Word: "exclude", Help: "Exclude lines that match"},
+	{Word: "include", Help: "Include lines that match"},
+	{Word: "json", Help: "Structured output (JSON)"},
+	{Word: "section", Help: "Filter a section of output"},
+}
+
+// filterRE reports whether a filter takes a regular expression: always
+// (include, exclude, begin, section), optionally (count) or never (json).
+func filterRE(kind string) (takes, required bool) {
+	switch kind {
+	case "json":
+		return false, false
+	case "count":
+		return true, false
+	}
+	return true, true
+}
+
+func isPipe(t grammar.Token) bool { return t.Text == "|" && !t.Quoted }
 
 // splitPipe separates `cmd | filter …` at the first unquoted `|` token.
+// As on IOS, a filter's regular expression is the rest of its part of the
+// line (`| include ip route`); quote it to keep blanks exactly.
 func splitPipe(toks []grammar.Token) (cmd []grammar.Token, filters []filter, err *LineError) {
-	start := -1
-	for i, t := range toks {
-		if t.Text == "|" && !t.Quoted {
-			start = i
-			break
-		}
-	}
+	start := slices.IndexFunc(toks, isPipe)
 	if start < 0 {
 		return toks, nil, nil
 	}
 	cmd = toks[:start]
 	rest := toks[start:]
 	for len(rest) > 0 {
-		if rest[0].Text != "|" || rest[0].Quoted {
-			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: rest[0].Col}
-		}
-		if len(rest) < 2 {
+		// rest[0] is a `|`.
+		if len(rest) < 2 || isPipe(rest[1]) {
 			return nil, nil, &LineError{Msg: "% Incomplete command.", Col: -1}
 		}
 		kw := strings.ToLower(rest[1].Text)
 		var hits []string
 		for _, k := range filterKinds {
-			if strings.HasPrefix(k, kw) {
-				hits = append(hits, k)
+			if strings.HasPrefix(k.Word, kw) {
+				hits = append(hits, k.Word)
 			}
 		}
 		if len(hits) > 1 {
@@ -104,20 +121,30 @@ func splitPipe(toks []grammar.Token) (cmd []grammar.Token, filters []filter, err
 			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: rest[1].Col}
 		}
 		f := filter{kind: hits[0]}
-		n := 2
-		if f.kind != "count" && f.kind != "json" {
-			if len(rest) < 3 || rest[2].Text == "|" && !rest[2].Quoted {
-				return nil, nil, &LineError{Msg: "% Incomplete command.", Col: -1}
+		end := 2 + slices.IndexFunc(rest[2:], isPipe)
+		if end < 2 {
+			end = len(rest)
+		}
+		args := rest[2:end]
+		takes, required := filterRE(f.kind)
+		switch {
+		case len(args) == 0 && required:
+			return nil, nil, &LineError{Msg: "% Incomplete command.", Col: -1}
+		case len(args) > 0 && !takes:
+			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: args[0].Col}
+		case len(args) > 0:
+			words := make([]string, len(args))
+			for i, a := range args {
+				words[i] = a.Text
 			}
-			re, rerr := regexp.Compile(rest[2].Text)
+			re, rerr := regexp.Compile(strings.Join(words, " "))
 			if rerr != nil {
-				return nil, nil, &LineError{Msg: "% Invalid regular expression: " + rerr.Error(), Col: rest[2].Col}
+				return nil, nil, &LineError{Msg: "% Invalid regular expression: " + rerr.Error(), Col: args[0].Col}
 			}
 			f.re = re
-			n = 3
 		}
 		filters = append(filters, f)
-		rest = rest[n:]
+		rest = rest[end:]
 	}
 	return cmd, filters, nil
 }
@@ -141,12 +168,9 @@ func applyFilters(out *Output, filters []filter) (string, error) {
 		case "count":
 			n := 0
 			for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
-				if l != "" {
+				if l != "" && (f.re == nil || f.re.MatchString(l)) {
 					n++
 				}
-			}
-			if text == "" {
-				n = 0
 			}
 			text = "Number of lines which match regexp = " + strconv.Itoa(n) + "\n"
 			continue
@@ -248,6 +272,11 @@ func (s *Session) run(toks []grammar.Token, out *Output) error {
 		}
 		return m.Cmd.Data.(*Command).Run(s, m.Args, out)
 	}
+	if len(toks) > 1 && isDo(toks[0].Text) {
+		// `do CMD`: match CMD's own tokens, so that a caret points into
+		// the line as typed.
+		return s.runExec(toks[1:], out)
+	}
 	before := s.Ed.Mode
 	ext, err := s.Ed.Apply(toks)
 	if err != nil {
@@ -257,7 +286,7 @@ func (s *Session) run(toks []grammar.Token, out *Output) error {
 		return ext.Cmd.Data.(*Command).Run(s, ext.Args, out)
 	}
 	_ = before
-	s.Dirty = true
+	s.markEdited()
 	return nil
 }
 
@@ -267,6 +296,10 @@ func (s *Session) RunExec(line string, out *Output) error {
 	if err != nil {
 		return err
 	}
+	return s.runExec(toks, out)
+}
+
+func (s *Session) runExec(toks []grammar.Token, out *Output) error {
 	m, err := s.exec.Match(toks)
 	if err != nil {
 		return err
@@ -297,11 +330,19 @@ func (s *Session) Help(line string) (string, error) {
 	if s.Level == modes.Configure && len(toks) > 0 && isDo(toks[0].Text) {
 		set, toks = s.exec, toks[1:]
 	}
-	items, err := set.Help(toks, partial)
-	if err != nil && s.Level == modes.Configure {
-		// IOS looks in the enclosing mode too.
-		if items2, err2 := s.G.Set(config.ModeConfig).Help(toks, partial); err2 == nil {
-			items, err = items2, nil
+	var items []grammar.HelpItem
+	if i := slices.IndexFunc(toks, isPipe); i >= 0 {
+		items, err = pipeHelp(set, toks[:i], toks[i:], partial)
+	} else {
+		items, err = set.Help(toks, partial)
+		if err != nil && s.Level == modes.Configure {
+			// IOS looks in the enclosing mode too.
+			if items2, err2 := s.G.Set(config.ModeConfig).Help(toks, partial); err2 == nil {
+				items, err = items2, nil
+			}
+		}
+		if err == nil && partial == "" && len(items) > 0 && items[len(items)-1].Word == "<cr>" && pipeable(set, toks) {
+			items = slices.Insert(items, len(items)-1, grammar.HelpItem{Word: "|", Help: "Output modifiers"})
 		}
 	}
 	if err != nil {
@@ -337,6 +378,73 @@ func (s *Session) Help(line string) (string, error) {
 
 func isDo(w string) bool { return strings.EqualFold(w, "do") }
 
+// pipeable reports whether toks are a complete command whose output the
+// `| …` modifiers filter: the show commands.
+func pipeable(set *grammar.Set, toks []grammar.Token) bool {
+	m, err := set.Match(toks)
+	if err != nil {
+		return false
+	}
+	c, ok := m.Cmd.Data.(*Command)
+	return ok && (strings.HasPrefix(c.Syntax, "show ") || c.Syntax == "write terminal")
+}
+
+// pipeHelp answers `?` after a `|`: the modifiers, then what each takes.
+func pipeHelp(set *grammar.Set, cmd, pipes []grammar.Token, partial string) ([]grammar.HelpItem, error) {
+	if _, err := set.Match(cmd); err != nil {
+		return nil, err
+	}
+	if !pipeable(set, cmd) {
+		return nil, &grammar.Error{Kind: grammar.Invalid, Col: pipes[0].Col}
+	}
+	j := len(pipes) - 1
+	for !isPipe(pipes[j]) {
+		j--
+	}
+	last := pipes[j:] // the last `| modifier …`
+	after := last[1:]
+	if len(after) == 0 {
+		var items []grammar.HelpItem
+		for _, k := range filterKinds {
+			if strings.HasPrefix(k.Word, strings.ToLower(partial)) {
+				items = append(items, k)
+			}
+		}
+		return items, nil
+	}
+	// Validate everything before the last modifier.
+	if _, _, le := splitPipe(append(append([]grammar.Token{}, cmd...), pipes[:len(pipes)-len(last)]...)); le != nil {
+		return nil, le
+	}
+	kind := ""
+	for _, k := range filterKinds {
+		if strings.HasPrefix(k.Word, strings.ToLower(after[0].Text)) {
+			if kind != "" {
+				return nil, &LineError{Msg: fmt.Sprintf("%% Ambiguous command:  %q", after[0].Text), Col: -1}
+			}
+			kind = k.Word
+		}
+	}
+	if kind == "" {
+		return nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: after[0].Col}
+	}
+	takes, required := filterRE(kind)
+	if !takes && len(after) > 1 {
+		return nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: after[1].Col}
+	}
+	if !takes && partial != "" {
+		return nil, nil // nothing starts with partial
+	}
+	var items []grammar.HelpItem
+	if takes && partial == "" {
+		items = append(items, grammar.HelpItem{Word: "LINE", Help: "Regular expression"})
+	}
+	if !takes || !required || len(after) > 1 || partial != "" {
+		items = append(items, grammar.HelpItem{Word: "|", Help: "Output modifiers"}, grammar.HelpItem{Word: "<cr>"})
+	}
+	return items, nil
+}
+
 // Complete answers Tab: the line extended by the longest unambiguous
 // completion, and the candidates when there are several.
 func (s *Session) Complete(line string) (string, []string) {
@@ -354,6 +462,19 @@ func (s *Session) Complete(line string) (string, []string) {
 	if s.Level == modes.Configure && len(toks) > 0 && isDo(toks[0].Text) {
 		set, toks = s.exec, toks[1:]
 	}
+	if i := slices.IndexFunc(toks, isPipe); i >= 0 {
+		// Only the modifier keyword right after a `|` completes.
+		if !isPipe(toks[len(toks)-1]) {
+			return line, nil
+		}
+		var words []string
+		for _, k := range filterKinds {
+			if strings.HasPrefix(k.Word, strings.ToLower(partial)) {
+				words = append(words, k.Word)
+			}
+		}
+		return completeWith(line, partial, words)
+	}
 	words, slots, err := set.Candidates(toks, partial)
 	if err != nil && s.Level == modes.Configure {
 		words, slots, err = s.G.Set(config.ModeConfig).Candidates(toks, partial)
@@ -368,7 +489,12 @@ func (s *Session) Complete(line string) (string, []string) {
 			}
 		}
 	}
-	words = dedupe(words)
+	return completeWith(line, partial, dedupe(words))
+}
+
+// completeWith replaces partial at the end of line by the longest common
+// prefix of words (the whole word and a blank when there is one).
+func completeWith(line, partial string, words []string) (string, []string) {
 	if len(words) == 0 {
 		return line, nil
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"mboxsh/config"
 	"mboxsh/config/grammar"
@@ -62,6 +63,9 @@ type Options struct {
 	// StartWatchdog starts the process that rolls a `commit confirmed`
 	// back when it is not confirmed in time, even if this shell dies.
 	StartWatchdog func() error
+	// ConfirmUnit is the unit of `commit confirmed N`; 0 means a minute.
+	// Only tests shorten it (see MBOXSH_CONFIRM_UNIT in cmd/mboxsh).
+	ConfirmUnit time.Duration
 }
 
 // Session is one user's shell.
@@ -82,6 +86,32 @@ type Session struct {
 	Exit bool
 	// Pos is the current source line in batch mode (for messages).
 	Pos config.Pos
+
+	// runningOf and runningText cache the rendering of Running, for
+	// markEdited.
+	runningOf   *config.Config
+	runningText string
+}
+
+// cleanCheckMax bounds the configurations (in bytes of text) for which
+// markEdited compares the candidate with the running configuration.
+const cleanCheckMax = 64 << 10
+
+// markEdited updates Dirty after a configuration statement was applied.
+// Once dirty, the session stays so until commit or abort. While it is
+// clean, a statement that left the candidate equal to the running config
+// (entering an existing block, `hostname` with the current name) keeps it
+// clean, so `conf t` / `int eth0` / `end` asks no question. The check
+// renders the candidate, so it is skipped for large configurations (a
+// paste of one would otherwise be quadratic).
+func (s *Session) markEdited() {
+	if s.Dirty {
+		return
+	}
+	if s.runningOf != s.Running {
+		s.runningOf, s.runningText = s.Running, config.Render(s.Running)
+	}
+	s.Dirty = len(s.runningText) > cleanCheckMax || config.Render(s.Cand) != s.runningText
 }
 
 // New starts a session on the running configuration stored in opts.Store.
@@ -199,18 +229,50 @@ func (s *Session) ResetCandidate() {
 // Context returns the context commands run in.
 func (s *Session) Context() context.Context { return context.Background() }
 
-// redactPSK hides pre-shared keys in a line (for history and logs).
+// redactPSK hides pre-shared keys in a line (for history and logs): the
+// token after `psk` or any abbreviation of it (`ps`), except in
+// `authentication psk`, becomes <removed>.
 func redactPSK(line string) string {
 	toks, err := grammar.Tokenize(line)
 	if err != nil {
+		// An unterminated quote (toks are the words before it): cut
+		// everything after the first psk keyword.
+		for i, t := range toks {
+			if isPSKKeyword(toks, i) {
+				return line[:t.Col+len(t.Text)] + " <removed>"
+			}
+		}
 		return line
 	}
-	for i, t := range toks {
-		if strings.EqualFold(t.Text, "psk") && i+1 < len(toks) {
-			return strings.TrimRight(line[:toks[i+1].Col], " ") + " <removed>"
+	for i := len(toks) - 2; i >= 0; i-- {
+		if !isPSKKeyword(toks, i) {
+			continue
 		}
+		end := len(line)
+		if i+2 < len(toks) {
+			end = toks[i+2].Col
+		}
+		rest := ""
+		if end < len(line) {
+			rest = " " + line[end:]
+		}
+		line = line[:toks[i+1].Col] + "<removed>" + rest
 	}
 	return line
+}
+
+func isPSKKeyword(toks []grammar.Token, i int) bool {
+	w := strings.ToLower(toks[i].Text)
+	if toks[i].Quoted || len(w) < 2 || !strings.HasPrefix("psk", w) {
+		return false
+	}
+	if i > 0 {
+		prev := strings.ToLower(toks[i-1].Text)
+		if len(prev) >= 2 && strings.HasPrefix("authentication", prev) {
+			return false // `authentication psk`: a method, not a secret
+		}
+	}
+	return true
 }
 
 // RedactPSK hides pre-shared keys in a command line.

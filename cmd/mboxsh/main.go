@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -98,18 +99,19 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	if u, err := user.Current(); err == nil {
 		username = u.Username
 	}
+	recoverPending(store, backend, o, stderr)
 	sess, err := shell.New(shell.Options{
 		Store: store, Backend: backend, User: username,
 		Interactive: interactive, Out: stdout, Err: stderr,
 		Commands:         append(commands.All(), showCommands(sys)...),
 		SystemInterfaces: sys.interfaceNames,
 		StartWatchdog:    func() error { return startWatchdog(o) },
+		ConfirmUnit:      confirmUnit(),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "%% %v\n", err)
 		return 2
 	}
-	recoverPending(store, sess, o, stderr)
 	if o.applyStartup {
 		return applyStartup(sess, stderr)
 	}
@@ -153,6 +155,26 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// confirmUnit is the unit of `commit confirmed N`: a minute. Test hook:
+// MBOXSH_CONFIRM_UNIT (a duration such as "1s", or a unit such as "s")
+// shortens it so that tests of the automatic rollback take seconds. It is
+// ignored unless it is shorter than a minute, so it can only bring the
+// rollback forward, never postpone it.
+func confirmUnit() time.Duration {
+	v := os.Getenv("MBOXSH_CONFIRM_UNIT")
+	if v == "" {
+		return time.Minute
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		d, err = time.ParseDuration("1" + v)
+	}
+	if err != nil || d <= 0 || d >= time.Minute {
+		return time.Minute
+	}
+	return d
 }
 
 func sanitize(s string) string {

@@ -109,7 +109,9 @@ func runWatchdog(store *persist.Store, sys *system, stderr io.Writer) int {
 // recoverPending acts on a `commit confirmed` whose watchdog is gone: past
 // its deadline the previous configuration is restored now; otherwise a new
 // watchdog is started.
-func recoverPending(store *persist.Store, sess *shell.Session, o options, stderr io.Writer) {
+// It runs before the session reads the running configuration, so that the
+// session starts from the restored one.
+func recoverPending(store *persist.Store, backend shell.Backend, o options, stderr io.Writer) {
 	p, err := store.Pending()
 	if err != nil || p == nil {
 		return
@@ -120,7 +122,7 @@ func recoverPending(store *persist.Store, sess *shell.Session, o options, stderr
 	}
 	lock.Close()
 	if time.Now().After(p.Deadline) {
-		if err := shell.RollbackPending(context.Background(), store, sess.Backend, stderr); err != nil {
+		if err := shell.RollbackPending(context.Background(), store, backend, stderr); err != nil {
 			fmt.Fprintf(stderr, "%% %v\n", err)
 		}
 		return

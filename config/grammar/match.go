@@ -138,6 +138,7 @@ func (s *Set) add(c *Command) error {
 		}
 	}
 	prepare(root)
+	assignBits(root)
 	accept := &state{kind: stAccept, cmd: c}
 	c.entry = compileNode(root, accept, c)
 	computeClosures(c.entry)
@@ -185,6 +186,26 @@ func prepare(n *node) {
 			n.kws = append(n.kws, k.kws...)
 		}
 	}
+}
+
+// assignBits numbers the distinct names (keywords and values) of a
+// command, for thread.used; with more than 64 names, matching falls back to
+// searching the captures.
+func assignBits(root *node) {
+	bits := map[string]int{}
+	walk(root, func(n *node) {
+		if n.kind == nKeyword || n.kind == nValue {
+			if _, ok := bits[n.word]; !ok {
+				bits[n.word] = len(bits)
+			}
+		}
+	})
+	walk(root, func(n *node) {
+		n.bit = bits[n.word]
+		if len(bits) > 64 {
+			n.bit = -1
+		}
+	})
 }
 
 // computeClosures sets eps on every state reachable from entry.
@@ -310,9 +331,27 @@ func (c *capture) args() Args {
 type thread struct {
 	st   *state
 	caps *capture
+	// used has bit n.bit set for every name captured (see prepare); it
+	// answers caps.has without walking the list.
+	used uint64
 	// quoted is set when the LINE value just taken was quoted: it takes
 	// no more words.
 	quoted bool
+}
+
+// taken reports whether the thread has captured the name of n already.
+func (t *thread) taken(n *node) bool {
+	if n.bit < 0 {
+		return t.caps.has(n.word)
+	}
+	return t.used&(1<<n.bit) != 0
+}
+
+func (t *thread) mark(n *node) uint64 {
+	if n.bit < 0 {
+		return t.used
+	}
+	return t.used | 1<<n.bit
 }
 
 // ErrorKind classifies a match failure as IOS does.
@@ -371,9 +410,8 @@ func (m *matcher) release() {
 	if cap(m.ts)+cap(m.spare) > 1<<14 || cap(m.slab) > 1<<12 {
 		return // a pathological line: let the garbage collector have it
 	}
-	clear(m.ts)
-	clear(m.spare)
-	clear(m.slab)
+	// What the buffers still point at is dropped with the pool's
+	// contents at the next garbage collections.
 	m.ts, m.spare, m.slab = m.ts[:0], m.spare[:0], m.slab[:0]
 	matchers.Put(m)
 }
@@ -434,37 +472,38 @@ func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
 	w := strings.ToLower(tok.Text)
 	// Words (keywords and enumeration literals) that the token could be:
 	// one spelled exactly, or the distinct words it abbreviates (only
-	// whether there are 0, 1 or more matters).
-	exact, nPrefix, firstPrefix := false, 0, ""
-	note := func(lw string) {
-		if lw == w {
-			exact = true
-		} else if strings.HasPrefix(lw, w) {
-			if nPrefix == 0 {
-				nPrefix, firstPrefix = 1, lw
-			} else if lw != firstPrefix {
-				nPrefix = 2
-			}
-		}
-	}
+	// whether there are 0, 1 or more matters). Words of hidden commands
+	// count only when no visible word is abbreviated, so that an old
+	// spelling kept for input never makes a documented abbreviation
+	// ambiguous ("rou" is router, not also the hidden route).
+	exact := false
+	var vis, hid prefixes
 	if !tok.Quoted {
 		for i := range ts {
 			t := &ts[i]
-			if t.st.kind != stTok || t.caps.has(t.st.n.word) {
+			if t.st.kind != stTok || t.taken(t.st.n) {
 				continue // a word already used cannot be meant
+			}
+			p := &vis
+			if t.st.cmd.Hidden {
+				p = &hid
 			}
 			n := t.st.n
 			if n.kind == nKeyword {
-				note(n.lword)
+				exact = p.note(n.lword, w) || exact
 				continue
 			}
 			for k := range n.types {
 				if n.types[k].kind == tLiteral {
-					note(n.types[k].llit)
+					exact = p.note(n.types[k].llit, w) || exact
 				}
 			}
 		}
 	}
+	if vis.n == 0 {
+		vis = hid
+	}
+	nPrefix, firstPrefix := vis.n, vis.first
 	kwOK := func(lw string) bool {
 		if tok.Quoted {
 			return false
@@ -488,19 +527,20 @@ func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
 			c := m.capture(t.caps.name, t.caps.val+" "+tok.Text, t.caps.next)
 			for _, o := range t.st.out {
 				for _, x := range o.eps {
-					next = append(next, thread{st: x, caps: c})
+					next = append(next, thread{st: x, caps: c, used: t.used})
 				}
 			}
 		case stTok:
 			n := t.st.n
-			if t.caps.has(n.word) {
+			if t.taken(n) {
 				continue // each keyword and value at most once
 			}
+			used := t.mark(n)
 			if n.kind == nKeyword {
 				if kwOK(n.lword) {
 					c := m.capture(n.word, n.word, t.caps)
 					for _, x := range t.st.out[0].eps {
-						next = append(next, thread{st: x, caps: c})
+						next = append(next, thread{st: x, caps: c, used: used})
 					}
 				}
 				continue
@@ -529,12 +569,12 @@ func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
 				if ty.kind == tLine {
 					for _, o := range t.st.out {
 						for _, x := range o.eps {
-							next = append(next, thread{st: x, caps: c, quoted: tok.Quoted})
+							next = append(next, thread{st: x, caps: c, used: used, quoted: tok.Quoted})
 						}
 					}
 				} else {
 					for _, x := range t.st.out[0].eps {
-						next = append(next, thread{st: x, caps: c})
+						next = append(next, thread{st: x, caps: c, used: used})
 					}
 				}
 				break
@@ -547,6 +587,28 @@ func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
 	}
 	m.ts, m.spare = next, ts
 	return true, false, reason
+}
+
+// prefixes counts the distinct words a token abbreviates: 0, 1 (first)
+// or more (2).
+type prefixes struct {
+	n     int
+	first string
+}
+
+// note looks at word lw for token w; it reports an exact match.
+func (p *prefixes) note(lw, w string) bool {
+	if lw == w {
+		return true
+	}
+	if strings.HasPrefix(lw, w) {
+		if p.n == 0 {
+			p.n, p.first = 1, lw
+		} else if lw != p.first {
+			p.n = 2
+		}
+	}
+	return false
 }
 
 // literals lists the words a token state accepts: its keyword, or the
@@ -610,19 +672,17 @@ func (s *Set) Match(toks []Token) (*Match, error) {
 }
 
 func best(ts []thread, end int) *Match {
-	var m *Match
-	bestIdx := 0
-	for _, t := range ts {
-		if t.st.kind != stAccept {
-			continue
-		}
-		idx := t.st.cmd.index
-		if m == nil || idx < bestIdx {
-			m = &Match{Cmd: t.st.cmd, Args: t.caps.args(), End: end}
-			bestIdx = idx
+	var b *thread
+	for i := range ts {
+		t := &ts[i]
+		if t.st.kind == stAccept && (b == nil || t.st.cmd.index < b.st.cmd.index) {
+			b = t
 		}
 	}
-	return m
+	if b == nil {
+		return nil
+	}
+	return &Match{Cmd: b.st.cmd, Args: b.caps.args(), End: end}
 }
 
 // MatchPrefix matches the longest leading run of tokens that forms a
@@ -709,7 +769,7 @@ func (s *Set) Help(toks []Token, partial string) ([]HelpItem, error) {
 			}
 		case stTok:
 			n := t.st.n
-			if t.caps.has(n.word) {
+			if t.taken(n) {
 				continue
 			}
 			if n.kind == nKeyword {
@@ -773,7 +833,7 @@ func (s *Set) Candidates(toks []Token, partial string) (words []string, slots []
 			continue
 		}
 		n := t.st.n
-		if t.caps.has(n.word) {
+		if t.taken(n) {
 			continue
 		}
 		for _, w := range literals(n) {

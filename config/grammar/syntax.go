@@ -40,6 +40,7 @@ type node struct {
 	kids  []*node
 
 	lword string   // keyword in lower case
+	bit   int      // the name's bit in thread.used, or -1
 	vals  []string // names of the values in this subtree
 	kws   []string // keywords in this subtree
 }
@@ -266,13 +267,15 @@ func (t vtype) accept(tok Token) (val string, ok bool, reason string) {
 		if err != nil || !a.Is4() {
 			return "", false, ""
 		}
-		return a.String(), true, ""
+		// netip accepts only the canonical IPv4 spelling (no leading
+		// zeros), so s is already a.String().
+		return s, true, ""
 	case tPrefix:
 		p, err := netip.ParsePrefix(s)
 		if err != nil || !p.Addr().Is4() {
 			return "", false, ""
 		}
-		return p.String(), true, ""
+		return s, true, "" // canonical, as for A.B.C.D
 	case tIfName:
 		if !IsIfName(s, false) {
 			return "", false, ""
@@ -313,7 +316,10 @@ func (t vtype) accept(tok Token) (val string, ok bool, reason string) {
 		if v < t.lo || v > t.hi {
 			return "", false, fmt.Sprintf("%s is out of range %d-%d", s, t.lo, t.hi)
 		}
-		return strconv.FormatInt(v, 10), true, ""
+		if s[0] == '0' && len(s) > 1 {
+			return strconv.FormatInt(v, 10), true, "" // drop leading zeros
+		}
+		return s, true, ""
 	case tLiteral:
 		if strings.EqualFold(s, t.lit) {
 			return t.lit, true, ""
@@ -351,11 +357,14 @@ func IsIfName(s string, wild bool) bool {
 }
 
 func isAddrList(s string) bool {
-	for _, e := range strings.Split(s, ",") {
-		if a, err := netip.ParseAddr(e); err == nil && a.Is4() {
-			continue
-		}
-		if p, err := netip.ParsePrefix(e); err == nil && p.Addr().Is4() {
+	for more := true; more; {
+		var e string
+		e, s, more = strings.Cut(s, ",")
+		if strings.IndexByte(e, '/') < 0 {
+			if a, err := netip.ParseAddr(e); err == nil && a.Is4() {
+				continue
+			}
+		} else if p, err := netip.ParsePrefix(e); err == nil && p.Addr().Is4() {
 			continue
 		}
 		return false
@@ -364,7 +373,9 @@ func isAddrList(s string) bool {
 }
 
 func isPortList(s string) bool {
-	for _, e := range strings.Split(s, ",") {
+	for more := true; more; {
+		var e string
+		e, s, more = strings.Cut(s, ",")
 		lo, hi, isRange := strings.Cut(e, "-")
 		if !isPort(lo) || isRange && !isPort(hi) {
 			return false

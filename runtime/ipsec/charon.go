@@ -63,6 +63,12 @@ charon {
 	install_routes = no
 	install_virtual_ip = no
 	# No LAN bypass policies: traffic selectors say exactly what is protected.
+	# Retransmissions at 3, 4.8, 7.7, 12.3, 19.7 s, giving up after 79 s;
+	# with keyingtries 0 a new round starts at once, so a peer that appears
+	# is reached within about 30 s.
+	retransmit_timeout = 3.0
+	retransmit_base = 1.6
+	retransmit_tries = 5
 	plugins {
 		vici {
 			socket = unix://%s

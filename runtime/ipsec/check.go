@@ -3,6 +3,7 @@ package ipsec
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/strongswan/govici/vici"
@@ -37,7 +38,13 @@ type Algorithms map[string]bool
 // charon for its algorithms (get-algorithms) and otherwise looks at the
 // installed plugins; it never starts charon.
 func (d *Driver) Check(ctx context.Context, cfg *config.Config) []Issue {
-	return CheckWith(cfg, d.Algorithms(ctx))
+	issues := CheckWith(cfg, d.Algorithms(ctx))
+	if cfg.IPsec == config.IPsecStarted && len(cfg.Peers) > 0 && !d.connectExisting(ctx) {
+		if _, err := os.Stat(d.opts.Charon); err != nil {
+			issues = append(issues, Issue{Stmt: "ipsec start", Msg: ErrNotInstalled.Error()})
+		}
+	}
+	return issues
 }
 
 // Algorithms returns what the charon in use supports, or, when none runs,

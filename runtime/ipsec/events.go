@@ -53,6 +53,7 @@ func has(subs ...string) func(string) bool {
 var rules = []rule{
 	{has("giving up after", "retransmits"), ReasonNoResponse, "no response from peer"},
 	{has("retransmit", "of request"), ReasonNoResponse, "no response from peer yet (retransmitting)"},
+	{has("no IKE config found"), ReasonNoConfig, "no configuration for the peer's address"},
 	{has("NO_PROPOSAL_CHOSEN", "no CHILD_SA built"), ReasonProposalMismatch, "peer refused the CHILD_SA: ESP proposal mismatch, or the peer failed to install it"},
 	{has("NO_PROPOSAL_CHOSEN"), ReasonProposalMismatch, "proposal mismatch: peer accepted none of our IKE proposals"},
 	{has("no acceptable proposal found"), ReasonProposalMismatch, "proposal mismatch: none of the peer's proposals is acceptable"},
@@ -60,7 +61,6 @@ var rules = []rule{
 	{has("MAC mismatched"), ReasonAuthFailed, "authentication failed: pre-shared key mismatch"},
 	{has("no shared key found"), ReasonAuthFailed, "authentication failed: no pre-shared key for these identities"},
 	{has("no matching peer config found"), ReasonNoConfig, "peer identity does not match the configuration"},
-	{has("no IKE config found"), ReasonNoConfig, "no configuration for the peer's address"},
 	{has("TS_UNACCEPTABLE"), ReasonTSMismatch, "traffic selectors (local-net/remote-net) do not match the peer's"},
 	{has("no acceptable traffic selectors"), ReasonTSMismatch, "traffic selectors (local-net/remote-net) do not match the peer's"},
 	{has("unreachable"), ReasonUnreachable, "peer unreachable"},
@@ -102,6 +102,10 @@ type tracker struct {
 	remotes map[string]netip.Addr
 	// byRemote maps a peer address to its peer name.
 	byRemote func(netip.Addr) (string, bool)
+	// lastSent is the destination of the last "sending packet" line: the
+	// socket's "error writing to socket" line that follows names no SA.
+	lastSent   netip.Addr
+	lastSentAt time.Time
 }
 
 func newTracker(byRemote func(netip.Addr) (string, bool)) *tracker {
@@ -202,6 +206,9 @@ func (t *tracker) observe(name, id, msg string, at time.Time) {
 			if sm := re.FindStringSubmatch(msg); sm != nil {
 				if a, err := netip.ParseAddr(sm[1]); err == nil {
 					t.remotes[id] = a
+					if strings.HasPrefix(msg, "sending packet") {
+						t.lastSent, t.lastSentAt = a, at
+					}
 				}
 				break
 			}
@@ -215,6 +222,9 @@ func (t *tracker) observe(name, id, msg string, at time.Time) {
 	if !ok && t.byRemote != nil {
 		if a, known := t.remotes[id]; known {
 			peer, ok = t.byRemote(a)
+		}
+		if !ok && code == ReasonUnreachable && t.lastSent.IsValid() && at.Sub(t.lastSentAt) < 2*time.Second {
+			peer, ok = t.byRemote(t.lastSent)
 		}
 		if !ok {
 			if sm := hostInLog.FindStringSubmatch(msg); sm != nil {
@@ -288,21 +298,20 @@ func (d *Driver) stopEvents() {
 }
 
 func (d *Driver) eventLoop(ctx context.Context, path string) {
-	first := true
-	for ctx.Err() == nil {
-		if !first {
+	connected := false
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if attempt > 0 {
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(time.Second):
 			}
 		}
-		first = false
 		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		s, _, err := dialVici(dctx, path)
 		cancel()
 		if err != nil {
-			d.recoverCharon(ctx)
+			d.restartCharon(ctx)
 			continue
 		}
 		ch := make(chan vici.Event, 1024)
@@ -311,6 +320,12 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 			s.Close()
 			continue
 		}
+		if connected {
+			// charon may have been restarted: it then lost our
+			// connections and secrets.
+			d.resync(ctx)
+		}
+		connected = true
 		stop := context.AfterFunc(ctx, func() { s.Close() })
 		for ev := range ch {
 			d.track.handle(ev)
@@ -323,24 +338,46 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 	}
 }
 
-// recoverCharon restarts a charon mboxsh owns that died while connections
-// were loaded, and loads them again.
-func (d *Driver) recoverCharon(ctx context.Context) {
+// restartCharon starts again a charon mboxsh owns that died while this
+// driver had connections loaded.
+func (d *Driver) restartCharon(ctx context.Context) {
 	if !d.supervise.Load() || !d.owned.Load() {
+		return
+	}
+	if err := d.ensureCharon(ctx); err != nil {
+		d.logf("ipsec: restarting charon: %v", err)
+	}
+}
+
+// resync loads again the connections this driver loaded that charon no
+// longer has.
+func (d *Driver) resync(ctx context.Context) {
+	if !d.supervise.Load() {
 		return
 	}
 	specs := d.appliedSpecs()
 	if len(specs) == 0 {
 		return
 	}
-	if err := d.ensureCharon(ctx); err != nil {
-		d.logf("ipsec: restarting charon: %v", err)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	have, err := d.listConnNames(ctx)
+	if err != nil {
+		d.logf("ipsec: listing connections after reconnecting: %v", err)
 		return
 	}
+	n := 0
 	for _, s := range specs {
-		if err := d.load(ctx, s); err != nil {
-			d.logf("ipsec: reloading %s after charon restart: %v", s.Name, err)
+		if have[s.Name] {
+			continue
 		}
+		if err := d.load(ctx, s); err != nil {
+			d.logf("ipsec: reloading %s: %v", s.Name, err)
+			continue
+		}
+		n++
 	}
-	d.logf("ipsec: charon restarted, %d connection(s) reloaded", len(specs))
+	if n > 0 {
+		d.logf("ipsec: charon had lost %d connection(s); reloaded", n)
+	}
 }

@@ -8,15 +8,19 @@
 // changed (unload, then load), so unchanged SAs are never re-keyed, and
 // charon is never restarted.
 //
-// Bringing tunnels up: an initiating peer's CHILD_SA has start_action
-// trap|start with keyingtries 0: charon initiates as soon as the
-// connection is loaded and keeps retrying until the peer answers (the two
-// appliances are configured one after the other), and trap policies also
-// start negotiation when matching traffic shows up after a permanent error
-// (e.g. a PSK mismatch fixed on the other side). DPD (30 s) restarts a
-// tunnel whose peer died; unique=replace removes the duplicate SA when
-// both ends initiated at once. A responder-only peer (`remote-ip any`)
-// only answers.
+// Bringing tunnels up: every initiating peer's CHILD_SA installs trap
+// policies (start_action trap), so matching traffic starts negotiation, and
+// DPD (30 s, dpd_action restart) re-establishes a tunnel whose peer died.
+// Of the two ends, the one with the lower IKE address also initiates as
+// soon as the connection is loaded (trap|start) and keeps retrying until
+// the peer answers (keyingtries 0; charon mboxsh runs retransmits at 3 s
+// × 1.6^n, five times, then starts over): the appliances are configured
+// one after the other, and the tunnel comes up by itself when the second
+// one is, with or without traffic. Only one end starts because two mboxsh
+// peers that both initiate at once end up with duplicate IKE and CHILD
+// SAs; unique=replace removes later duplicates. When an address is not
+// known from the configuration, the end initiates. A responder-only peer
+// (`remote-ip any`) only answers.
 //
 // GRE protection: when a peer's local-net/remote-net are exactly the /32
 // endpoints of a GRE interface of the configuration, the CHILD_SA selects
@@ -24,6 +28,16 @@
 // IKE runs between the same two addresses (else tunnel mode). Other peers
 // get tunnel mode between their nets. charon installs no routes
 // (install_routes = no): the routing driver owns routes.
+//
+// Lifetimes: `keylife N` rekeys at 90 % of N; a CHILD_SA never lives
+// longer than N (life_time), an IKE_SA at most N (over_time 10 %).
+//
+// Status (Status, RenderStatus for `show ipsec status`, RenderSA for
+// `show ipsec sa`) comes from list-conns and list-sas, with packet and byte
+// counters from the kernel's XFRM states. Why an SA is down comes from
+// charon's log lines: the VICI `log`/`ike-updown` events while a driver
+// runs, and the end of the log of the charon mboxsh runs, so that a
+// one-shot `mboxsh -c "show ipsec sa"` knows it too.
 //
 // charon: the driver uses the system's charon when its VICI socket
 // answers from a process in the driver's network namespace; otherwise it

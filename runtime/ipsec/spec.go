@@ -326,11 +326,16 @@ func buildSpec(cfg *config.Config, p *config.Peer) (*connSpec, error) {
 		child.StartAction = "none"
 		child.DPDAction = "clear"
 	} else {
-		// Trap policies catch traffic and negotiate on demand; start
-		// initiates at once; keyingtries 0 keeps retrying until the peer
-		// answers (the peers are configured one after the other). DPD
+		// Trap policies catch traffic and negotiate on demand. One end
+		// also initiates at once (start) and keeps retrying until the peer
+		// answers (keyingtries 0), since the peers are configured one after
+		// the other: the end with the lower address, so that two mboxsh
+		// peers do not both initiate and end up with duplicate SAs. DPD
 		// restarts a dead tunnel at once.
-		child.StartAction = "trap|start"
+		child.StartAction = "trap"
+		if initiates(localAddr(cfg, p), s.Remote) {
+			child.StartAction = "trap|start"
+		}
 		child.DPDAction = "restart"
 		c.KeyingTries = "0"
 	}
@@ -372,6 +377,27 @@ func buildSpec(cfg *config.Config, p *config.Peer) (*connSpec, error) {
 		c.Children[s.Name] = child
 	}
 	return s, nil
+}
+
+// localAddr is the address IKE will use, when the configuration says:
+// `local`, else the GRE tunnel's local end, else a /32 local-net.
+func localAddr(cfg *config.Config, p *config.Peer) netip.Addr {
+	if p.Local.IsValid() {
+		return p.Local
+	}
+	if t := greTunnel(cfg, p); t != nil {
+		return t.TunnelLocal
+	}
+	return netip.Addr{}
+}
+
+// initiates tells whether this end starts the connection at once: the
+// lower address of the two does; when either is unknown, both do.
+func initiates(local, remote netip.Addr) bool {
+	if !local.IsValid() || !remote.IsValid() {
+		return true
+	}
+	return local.Less(remote)
 }
 
 func prefixes(ps []netip.Prefix) []string {

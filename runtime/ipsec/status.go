@@ -16,6 +16,7 @@ import (
 	"github.com/strongswan/govici/vici"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Status is the state of IPsec for `show ipsec sa` / `show ipsec status`.
@@ -128,7 +129,7 @@ func (d *Driver) xfrmHandle() (xfrmLister, error) {
 		defer h.Close()
 		ns = h
 	}
-	h, err := netlink.NewHandleAt(ns, netlink.FAMILY_ALL)
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_XFRM)
 	if err != nil {
 		return nil, err
 	}

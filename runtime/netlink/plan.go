@@ -129,6 +129,13 @@ func (d *Driver) diff(from, to *config.Config) ([]change, error) {
 			return nil, err
 		}
 	}
+	// The kernel shuts down the VLANs of a link that goes down: their
+	// routes are flushed too.
+	for _, l := range st.links {
+		if v, ok := l.(*vnl.Vlan); ok && p.disturbed[st.linkName(v.ParentIndex)] {
+			p.disturbed[v.Name] = true
+		}
+	}
 	p.planRoutes()
 	if err := p.planSysctls(); err != nil {
 		return nil, err
@@ -303,6 +310,9 @@ func (p *planner) planIface(i *config.Interface) error {
 		if l != nil {
 			g, ok := l.(*vnl.Gretun)
 			switch {
+			case ok && i.Name == "gre0" && !greRemoteSet(g.Local) && !greRemoteSet(g.Remote):
+				return fmt.Errorf("%s: gre0 is the kernel's fallback GRE device, which cannot be configured or deleted; "+
+					"use another name (tun0, gre1, …) or set net.core.fb_tunnels_only_for_init_net=2 before GRE is loaded", stmt)
 			case !ok && p.fromIf[i.Name] == nil:
 				return notOurs()
 			case !ok:
@@ -464,6 +474,16 @@ func (p *planner) planAttrs(i *config.Interface, l vnl.Link) {
 	if i.Kind == config.KindLoopback && !i.Enabled {
 		wantUp = up // never shut the loopback down: local services need it
 	}
+	if i.Kind == config.KindVLAN && wantUp && !p.willUp[i.VLANParent] {
+		// The kernel keeps a VLAN down while its parent is down (and
+		// refuses to bring it up): report it, do not try.
+		wantUp = false
+		p.add(phAttr, fmt.Sprintf("interface %s: down because its parent %s is not enabled", i.Name, i.VLANParent), nil)
+		if up {
+			p.add(phAttr, "", p.d.upStep(stmt, i.Name, false))
+		}
+		up = false
+	}
 	p.willUp[i.Name] = wantUp
 	if wantUp != up {
 		drift := ""
@@ -603,7 +623,12 @@ func (p *planner) planRoutes() {
 		}
 		if !found {
 			desc := kernelRouteDesc(p.st, r)
-			p.add(phRouteDel, fmt.Sprintf("route %s present but not configured", desc), p.d.routeDelStep(desc, r))
+			stmt := "no ip route " + desc
+			if gw := p.from.DefaultGateway; gw.IsValid() && dstOf(r).Bits() == 0 && addrOf(r.Gw) == gw && r.Priority == 1 {
+				stmt = "no ip default-gateway " + gw.String()
+			}
+			p.add(phRouteDel, fmt.Sprintf("route %s present but not configured", desc),
+				p.d.routeDelStep(stmt, desc, r, p.st.linkName(r.LinkIndex), nhDevs(p.st, r)))
 		}
 	}
 	conn := p.connected(wants)
@@ -626,6 +651,14 @@ func (p *planner) planRoutes() {
 		}
 		p.add(phRouteAdd, drift, p.d.routeAddStep(w))
 	}
+}
+
+func nhDevs(st *kstate, r vnl.Route) []string {
+	var out []string
+	for _, nh := range r.MultiPath {
+		out = append(out, st.linkName(nh.LinkIndex))
+	}
+	return out
 }
 
 type connRoute struct {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 
 	vnl "github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -205,10 +204,25 @@ type linkSnap struct {
 	link    vnl.Link
 	master  string      // name of the master, "" = none
 	parent  string      // VLAN parent name
-	addrs   []vnl.Addr  // restorable addresses, kernel order
-	routes  []vnl.Route // restorable routes through the link
-	members []string    // bridge ports
-	rp      string      // rp_filter; "" = not recorded
+	addrs    []vnl.Addr  // restorable addresses, kernel order
+	routes   []snapRoute // restorable routes through the link and its VLANs
+	members  []string    // bridge ports
+	children []childSnap // VLANs on the link: the kernel shuts them down and
+	// clamps their MTU with the parent's
+	rp string // rp_filter; "" = not recorded
+}
+
+// snapRoute is a route with the name of its link: a link recreated meanwhile
+// has a new index.
+type snapRoute struct {
+	r   vnl.Route
+	dev string
+}
+
+type childSnap struct {
+	name string
+	mtu  int
+	up   bool
 }
 
 func recreatable(l vnl.Link) bool {
@@ -253,24 +267,28 @@ func (d *Driver) snapshot(name string) (*linkSnap, error) {
 		return nil, err
 	}
 	s.addrs = restorableAddrs(addrs)
+	links, err := retryDump("interfaces", d.h.LinkList)
+	if err != nil {
+		return nil, err
+	}
+	devs := map[int]string{a.Index: name}
+	for _, m := range links {
+		ma := m.Attrs()
+		if ma.MasterIndex == a.Index {
+			s.members = append(s.members, ma.Name)
+		}
+		if _, ok := m.(*vnl.Vlan); ok && ma.ParentIndex == a.Index {
+			s.children = append(s.children, childSnap{name: ma.Name, mtu: ma.MTU, up: ma.Flags&net.FlagUp != 0})
+			devs[ma.Index] = ma.Name
+		}
+	}
 	routes, err := d.mainRoutes()
 	if err != nil {
 		return nil, err
 	}
 	for _, r := range routes {
-		if r.LinkIndex == a.Index && len(r.MultiPath) == 0 && restorableProtocol(r.Protocol) {
-			s.routes = append(s.routes, r)
-		}
-	}
-	if _, ok := l.(*vnl.Bridge); ok {
-		links, err := retryDump("interfaces", d.h.LinkList)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range links {
-			if m.Attrs().MasterIndex == a.Index {
-				s.members = append(s.members, m.Attrs().Name)
-			}
+		if dev, ok := devs[r.LinkIndex]; ok && len(r.MultiPath) == 0 && restorableProtocol(r.Protocol) {
+			s.routes = append(s.routes, snapRoute{r, dev})
 		}
 	}
 	if recreatable(l) {
@@ -370,7 +388,23 @@ func (d *Driver) restore(s *linkSnap) error {
 		}
 	}
 	fail("restoring the addresses of", d.restoreAddrs(cur, s.addrs))
-	fail("restoring the routes through", d.restoreRoutes(cur, s.routes))
+	for _, c := range s.children {
+		cl, err := d.linkByName(c.name)
+		if err != nil || cl == nil {
+			continue
+		}
+		if cl.Attrs().MTU != c.mtu {
+			fail("restoring the MTU of VLAN "+c.name+" on", d.h.LinkSetMTU(cl, c.mtu))
+		}
+		if up := cl.Attrs().Flags&net.FlagUp != 0; up != c.up {
+			if c.up {
+				fail("bringing up VLAN "+c.name+" on", d.h.LinkSetUp(cl))
+			} else {
+				fail("shutting down VLAN "+c.name+" on", d.h.LinkSetDown(cl))
+			}
+		}
+	}
+	fail("restoring the routes through", d.restoreRoutes(s.routes))
 	if s.rp != "" {
 		if v, ok, err := d.readSysctl(rpFilterParts(s.name)...); err != nil {
 			errs = append(errs, err)
@@ -549,9 +583,8 @@ func (d *Driver) restoreAddrs(l vnl.Link, want []vnl.Addr) error {
 	return errors.Join(errs...)
 }
 
-// restoreRoutes re-adds the routes through l that want has and the kernel
-// lost.
-func (d *Driver) restoreRoutes(l vnl.Link, want []vnl.Route) error {
+// restoreRoutes re-adds the routes of a snapshot that the kernel lost.
+func (d *Driver) restoreRoutes(want []snapRoute) error {
 	if len(want) == 0 {
 		return nil
 	}
@@ -559,16 +592,19 @@ func (d *Driver) restoreRoutes(l vnl.Link, want []vnl.Route) error {
 	if err != nil {
 		return err
 	}
-	idx := l.Attrs().Index
 	have := map[string]bool{}
 	for _, r := range routes {
-		if r.LinkIndex == idx {
-			have[routeID(r)] = true
-		}
+		have[routeID(r)] = true
 	}
 	var errs []error
-	for _, r := range want {
-		r.LinkIndex = idx // the link may have been recreated with a new index
+	for _, sr := range want {
+		l, err := d.linkByName(sr.dev)
+		if err != nil || l == nil {
+			errs = append(errs, errors.Join(fmt.Errorf("route %s: interface %s is not present", dstOf(sr.r), sr.dev), err))
+			continue
+		}
+		r := sr.r
+		r.LinkIndex = l.Attrs().Index
 		if have[routeID(r)] {
 			continue
 		}
@@ -577,14 +613,4 @@ func (d *Driver) restoreRoutes(l vnl.Link, want []vnl.Route) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// linkNames lists link names, sorted, for messages.
-func linkNames(ls []vnl.Link) []string {
-	var out []string
-	for _, l := range ls {
-		out = append(out, l.Attrs().Name)
-	}
-	slices.Sort(out)
-	return out
 }

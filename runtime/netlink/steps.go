@@ -353,10 +353,34 @@ func (d *Driver) routeAddStep(w wantRoute) *runtime.Step {
 	}
 }
 
-func (d *Driver) routeDelStep(desc string, r vnl.Route) *runtime.Step {
+// routeDelStep removes one of mboxsh's routes. Undo adds it back through the
+// link of the same name: a link deleted and recreated meanwhile (undo of a
+// later step) has a new index.
+func (d *Driver) routeDelStep(stmt, desc string, r vnl.Route, dev string, nhDevs []string) *runtime.Step {
 	removed := false
+	relink := func() (*vnl.Route, error) {
+		c := sendableRoute(r)
+		if dev != "" {
+			l, err := d.linkByName(dev)
+			if err != nil {
+				return nil, err
+			}
+			if l == nil {
+				return nil, &KernelError{Msg: "interface " + dev + " is not present", Err: unix.ENODEV}
+			}
+			c.LinkIndex = l.Attrs().Index
+		}
+		for k, nh := range c.MultiPath {
+			if k < len(nhDevs) && nhDevs[k] != "" {
+				if l, err := d.linkByName(nhDevs[k]); err == nil && l != nil {
+					nh.LinkIndex = l.Attrs().Index
+				}
+			}
+		}
+		return c, nil
+	}
 	return &runtime.Step{
-		Driver: driverName, Stmt: "no ip route " + desc, Desc: "remove route " + desc,
+		Driver: driverName, Stmt: stmt, Desc: "remove route " + desc,
 		Do: func(context.Context) error {
 			removed = false
 			if err := d.usable(); err != nil {
@@ -380,8 +404,12 @@ func (d *Driver) routeDelStep(desc string, r vnl.Route) *runtime.Step {
 			if err := d.usable(); err != nil {
 				return err
 			}
-			if err := d.h.RouteAppend(sendableRoute(r)); err != nil && !errors.Is(err, unix.EEXIST) {
-				return fmt.Errorf("re-adding route %s: %w", desc, explain(err))
+			c, err := relink()
+			if err == nil {
+				err = d.h.RouteAppend(c)
+			}
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				return fmt.Errorf("re-adding route %s: %w", desc, explainAs(err, routeErrors))
 			}
 			return nil
 		},

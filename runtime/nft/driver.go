@@ -23,6 +23,12 @@ type Driver struct {
 	comp   *compiler
 	cache  *kState // the table as last read or written; valid while the generation matches
 	closed bool
+	// recoveries counts batches whose answer was lost and whose outcome
+	// was learnt by reading the kernel back (tests expect none).
+	recoveries int
+	// restarts counts batches the kernel refused because the ruleset
+	// changed after they were planned.
+	restarts int
 }
 
 var _ runtime.Driver = (*Driver)(nil)
@@ -131,11 +137,10 @@ func (d *Driver) current(ctx context.Context) (*kState, error) {
 func (d *Driver) Plan(ctx context.Context, from, to *config.Config) ([]runtime.Step, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	des, err := d.comp.compile(to)
+	w, err := d.comp.compile(to)
 	if err != nil {
 		return nil, err
 	}
-	w := des.want()
 	cur, err := d.current(ctx)
 	if err != nil {
 		return nil, err
@@ -245,6 +250,7 @@ func (d *Driver) apply(ctx context.Context, w *want, planned *plannedBatch, snap
 			d.cache = p.after
 			return cur, nil
 		case errors.Is(err, errRestart) && attempt < 3:
+			d.restarts++
 			d.cache = nil
 			continue
 		case transportErr(err):
@@ -254,6 +260,7 @@ func (d *Driver) apply(ctx context.Context, w *want, planned *plannedBatch, snap
 			fresh, rerr := d.current(ctx)
 			if rerr == nil {
 				if q, qerr := reconcile(fresh, w); qerr == nil && q.empty() {
+					d.recoveries++
 					return cur, nil
 				}
 			}
@@ -267,49 +274,25 @@ func (d *Driver) apply(ctx context.Context, w *want, planned *plannedBatch, snap
 }
 
 // completeSnapshot makes sure every rule the batch deletes can be put back
-// exactly, counters included: it reads those rules (and the anonymous sets
-// they look up) from the kernel unless they were read already.
+// exactly. Rules built from the configuration are rebuilt from it, with the
+// counters the kernel's echo of the deletion reports. Other rules (written
+// by hand, or read back by a fresh driver) are put back as the kernel dumped
+// them; their anonymous sets are read now, while they exist.
 func (d *Driver) completeSnapshot(ctx context.Context, c *conn, p *plan) error {
-	var missing []deletedRule
 	for _, dr := range p.deleted {
-		if dr.rule.raw == nil {
-			missing = append(missing, dr)
+		r := dr.rule
+		if r.ir != nil {
+			continue
 		}
-	}
-	if len(missing) > 256 {
-		// Cheaper to dump the table once than to ask rule by rule.
-		s, err := c.readState(ctx)
-		if err != nil {
-			return err
-		}
-		byHandle := map[uint64]*rawRule{}
-		for _, ch := range s.chains {
-			for _, r := range ch.rules {
-				byHandle[r.handle] = r.raw
-			}
-		}
-		for _, dr := range missing {
-			if raw := byHandle[dr.rule.handle]; raw != nil {
-				dr.rule.raw = raw
-			}
-		}
-	} else {
-		for _, dr := range missing {
-			raw, err := c.fetchRule(ctx, dr.chain, dr.rule.handle)
+		if r.raw == nil {
+			raw, err := c.fetchRule(ctx, dr.chain, r.handle)
 			if err != nil {
-				if isNotFound(err) && dr.rule.ir != nil {
-					continue // gone meanwhile; the batch will fail on it anyway
-				}
 				return err
 			}
-			dr.rule.raw = raw
+			r.raw = raw
 		}
-	}
-	for _, dr := range p.deleted {
-		if dr.rule.raw != nil {
-			if err := c.fetchSets(ctx, dr.rule.raw); err != nil {
-				return err
-			}
+		if err := c.fetchSets(ctx, r.raw); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -320,7 +303,7 @@ func (d *Driver) completeSnapshot(ctx context.Context, c *conn, p *plan) error {
 func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	des, err := d.comp.compile(cfg)
+	w, err := d.comp.compile(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +311,7 @@ func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	p, err := reconcile(cur, des.want())
+	p, err := reconcile(cur, w)
 	if err != nil {
 		return nil, err
 	}
@@ -340,11 +323,11 @@ func (d *Driver) Drift(ctx context.Context, cfg *config.Config) ([]string, error
 func (d *Driver) Ruleset(cfg *config.Config) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	des, err := d.comp.compile(cfg)
+	w, err := d.comp.compile(cfg)
 	if err != nil {
 		return "", err
 	}
-	return des.text(), nil
+	return w.text(), nil
 }
 
 // RuleCounter is the hit count of one configuration rule (or built-in

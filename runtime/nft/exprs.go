@@ -394,18 +394,19 @@ func chainHeader(s chainSpec) string {
 	return fmt.Sprintf("type %s hook %s priority %d; policy %s;", s.typ, hook, s.prio, policy)
 }
 
-// text renders the desired table as an nft script (`nft -f`).
-func (d *desired) text() string {
+// text renders the wanted table as an nft script (`nft -f`).
+func (w *want) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "table inet %s {\n", TableName)
-	for i, c := range d.chains {
+	for i, c := range w.chains {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "\tchain %s {\n\t\t%s\n", c.spec.name, chainHeader(c.spec))
+		spec := chainSpec{name: c.name, typ: c.typ, hook: c.hook, prio: c.prio, policy: c.policy}
+		fmt.Fprintf(&b, "\tchain %s {\n\t\t%s\n", c.name, chainHeader(spec))
 		for _, u := range c.units {
 			for _, r := range u.rules {
-				b.WriteString("\t\t" + r.nftText() + "\n")
+				b.WriteString("\t\t" + r.ir.nftText() + "\n")
 			}
 		}
 		b.WriteString("\t}\n")
@@ -414,7 +415,7 @@ func (d *desired) text() string {
 	return b.String()
 }
 
-// setUserData tells nft the byte order of the set's keys, as nft itself
+// userData tells nft the byte order of the set's keys, as nft itself
 // records it; without it nft prints string keys (interface names) empty.
 func (s setSpec) userData() []byte {
 	order := uint32(2) // BYTEORDER_BIG_ENDIAN

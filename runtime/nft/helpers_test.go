@@ -64,6 +64,8 @@ func run(tb testing.TB, args ...string) string {
 	return string(out)
 }
 
+func tryRun(args ...string) error { return exec.Command(args[0], args[1:]...).Run() }
+
 func runStdin(tb testing.TB, stdin string, args ...string) string {
 	tb.Helper()
 	cmd := exec.Command(args[0], args[1:]...)

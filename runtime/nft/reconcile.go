@@ -34,23 +34,6 @@ type wantUnit struct {
 	rules []*kRule // handle unset; ir or raw set
 }
 
-func (d *desired) want() *want {
-	w := &want{}
-	for _, c := range d.chains {
-		wc := wantChain{name: c.spec.name, base: true, typ: c.spec.typ, hook: c.spec.hook, prio: c.spec.prio, policy: c.spec.policy}
-		wc.units = make([]wantUnit, len(c.units))
-		for i, u := range c.units {
-			rs := make([]*kRule, len(u.rules))
-			for j, ir := range u.rules {
-				rs[j] = &kRule{key: ir.key, id: ir.digest, text: ir.text, ours: true, ir: ir}
-			}
-			wc.units[i] = wantUnit{key: u.key, rules: rs}
-		}
-		w.chains = append(w.chains, wc)
-	}
-	return w
-}
-
 // snapshotWant turns a kernel state into a target, to restore it.
 func snapshotWant(s *kState) *want {
 	if !s.exists {
@@ -100,6 +83,19 @@ type deletedRule struct {
 
 func (p *plan) empty() bool { return len(p.msgs) == 0 }
 
+// deletionEcho records the counters of a rule as the kernel deleted it.
+func (b *batchBuilder) deletionEcho(attrs []byte) {
+	e, _, _ := parseRule(attrs, true)
+	r := b.gone[e.handle]
+	if r == nil {
+		return
+	}
+	if r.raw != nil {
+		e.raw.sets = r.raw.sets
+	}
+	r.raw = e.raw
+}
+
 // label is how a rule key is named in messages: configuration statements
 // by themselves, built-in defaults and foreign rules with a "firewall" prefix.
 func label(key string) string {
@@ -121,8 +117,11 @@ func (p *plan) change(key string) {
 
 // batchBuilder accumulates messages; set IDs are unique within one batch.
 type batchBuilder struct {
-	setID  uint32
-	err    error
+	setID uint32
+	err   error
+	// gone maps the handles of deleted rules to the rules: the kernel's
+	// echo of each deletion brings their final counters, for undo.
+	gone   map[uint64]*kRule
 	table  []bmsg // table creation or update
 	delete []bmsg // rule deletions
 	drop   []bmsg // chain flushes and deletions
@@ -143,7 +142,7 @@ func (b *batchBuilder) msgs() []bmsg {
 // after it (handles of new rules are filled in from the kernel's echo).
 func reconcile(cur *kState, w *want) (*plan, error) {
 	p := &plan{after: &kState{exists: !w.absent, flags: w.flags}}
-	b := &batchBuilder{}
+	b := &batchBuilder{gone: map[uint64]*kRule{}}
 	if w.absent {
 		if cur.exists {
 			p.line("firewall: table inet %s present", TableName)
@@ -266,13 +265,14 @@ func dropChain(b *batchBuilder, p *plan, kc *kChain) {
 	ae := newEnc()
 	ae.String(unix.NFTA_RULE_TABLE, TableName)
 	ae.String(unix.NFTA_RULE_CHAIN, kc.name)
-	b.drop = append(b.drop, bmsg{typ: unix.NFT_MSG_DELRULE, attrs: mustEncode(ae), what: "flush of chain " + kc.name})
+	b.drop = append(b.drop, bmsg{typ: unix.NFT_MSG_DELRULE, attrs: mustEncode(ae), what: "flush of chain " + kc.name, echo: b.deletionEcho})
 	ae = newEnc()
 	ae.String(unix.NFTA_CHAIN_TABLE, TableName)
 	ae.String(unix.NFTA_CHAIN_NAME, kc.name)
 	b.drop = append(b.drop, bmsg{typ: unix.NFT_MSG_DELCHAIN, attrs: mustEncode(ae), what: "deletion of chain " + kc.name})
 	p.chainOp++
 	for _, r := range kc.rules {
+		b.gone[r.handle] = r
 		p.deleted = append(p.deleted, deletedRule{kc.name, r})
 		p.removed++
 		p.change(r.key)
@@ -287,27 +287,70 @@ func appendAll(b *batchBuilder, p *plan, wc *wantChain, after *kChain) {
 	}
 }
 
-// diffRules changes only the rules that differ. A run of kernel rules is
-// kept when its key is wanted with the same fingerprints; among those, the
-// longest subsequence already in the wanted order stays in place and
-// everything else is deleted and inserted at its position.
+// diffRules changes only the rules that differ. The common head and tail
+// of the kernel's and the wanted rule lists stay as they are (so a change
+// to one rule of 10,000 costs one comparison per rule and no maps). In the
+// middle, a run of kernel rules is kept when its key is wanted with the same
+// fingerprints; among those, the longest subsequence already in the wanted
+// order stays in place and everything else is deleted and inserted at its
+// position.
 func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChain) error {
-	idx := make(map[string]int, len(wc.units))
-	for i, u := range wc.units {
+	rules, units := kc.rules, wc.units
+	// matchAt tells whether unit u is exactly rules[i:i+len(u.rules)], as
+	// a whole run (the rules around it have other keys).
+	matchAt := func(i int, u wantUnit) bool {
+		n := len(u.rules)
+		if n == 0 || i < 0 || i+n > len(rules) || rules[i].key != u.key ||
+			(i > 0 && rules[i-1].key == u.key) || (i+n < len(rules) && rules[i+n].key == u.key) {
+			return false
+		}
+		return sameIDs(rules[i:i+n], u.rules)
+	}
+	pre, ri := 0, 0 // units and rules in the common head
+	for pre < len(units) && matchAt(ri, units[pre]) {
+		ri += len(units[pre].rules)
+		pre++
+	}
+	if pre == len(units) && ri == len(rules) {
+		after.rules = kc.rules
+		return nil
+	}
+	suf, rj := 0, len(rules) // units in the common tail, start of its rules
+	for suf < len(units)-pre && matchAt(rj-len(units[len(units)-1-suf].rules), units[len(units)-1-suf]) &&
+		rj-len(units[len(units)-1-suf].rules) >= ri {
+		rj -= len(units[len(units)-1-suf].rules)
+		suf++
+	}
+	midK, midU := runs(rules[ri:rj]), units[pre:len(units)-suf]
+	tail := rules[rj:]
+	after.rules = make([]*kRule, 0, len(rules)+8)
+	after.rules = append(after.rules, rules[:ri]...)
+
+	idx := make(map[string]int, len(midU))
+	for i, u := range midU {
 		idx[u.key] = i
+	}
+	wantedElsewhere := func(key string) bool {
+		for _, u := range units {
+			if u.key == key {
+				return true
+			}
+		}
+		return false
 	}
 	type cand struct {
 		run []*kRule
 		j   int
 	}
-	krs := runs(kc.rules)
-	claimed := make(map[string]bool, len(krs))
+	claimed := make(map[string]bool, len(midK))
 	var cands []cand
-	status := make([]string, len(krs)) // why a run is not kept
-	for i, run := range krs {
+	status := make([]string, len(midK)) // why a run is not kept
+	for i, run := range midK {
 		key := run[0].key
 		j, ok := idx[key]
 		switch {
+		case !ok && wantedElsewhere(key):
+			status[i] = label(key) + ": duplicated in kernel"
 		case !ok:
 			if run[0].ours || strings.HasPrefix(key, "firewall-") || strings.HasPrefix(key, "default-") {
 				status[i] = label(key) + ": in kernel but not in configuration"
@@ -316,7 +359,7 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 			}
 		case claimed[key]:
 			status[i] = label(key) + ": duplicated in kernel"
-		case !sameIDs(run, wc.units[j].rules):
+		case !sameIDs(run, midU[j].rules):
 			claimed[key] = true
 			status[i] = label(key) + ": differs"
 		default:
@@ -337,7 +380,7 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 		kept[cands[ci].j] = cands[ci].run
 		keptRun[cands[ci].run[0]] = true
 	}
-	for i, run := range krs {
+	for i, run := range midK {
 		if keptRun[run[0]] {
 			continue
 		}
@@ -348,21 +391,26 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 			ae.String(unix.NFTA_RULE_TABLE, TableName)
 			ae.String(unix.NFTA_RULE_CHAIN, kc.name)
 			ae.Uint64(unix.NFTA_RULE_HANDLE, r.handle)
-			b.delete = append(b.delete, bmsg{typ: unix.NFT_MSG_DELRULE, attrs: mustEncode(ae), label: label(r.key), what: "rule deletion"})
+			b.delete = append(b.delete, bmsg{typ: unix.NFT_MSG_DELRULE, attrs: mustEncode(ae), label: label(r.key), what: "rule deletion", echo: b.deletionEcho})
+			b.gone[r.handle] = r
 			p.deleted = append(p.deleted, deletedRule{kc.name, r})
 			p.removed++
 		}
 	}
-	// Anchor for each wanted position: the first rule of the next kept unit.
-	anchor := make([]uint64, len(wc.units))
+	// Anchor for each wanted position: the first rule of the next kept
+	// unit, else of the common tail; none means "append to the chain".
+	anchor := make([]uint64, len(midU))
 	var next uint64
-	for j := len(wc.units) - 1; j >= 0; j-- {
+	if len(tail) > 0 {
+		next = tail[0].handle
+	}
+	for j := len(midU) - 1; j >= 0; j-- {
 		anchor[j] = next
 		if run, ok := kept[j]; ok {
 			next = run[0].handle
 		}
 	}
-	for j, u := range wc.units {
+	for j, u := range midU {
 		if run, ok := kept[j]; ok {
 			after.rules = append(after.rules, run...)
 			continue
@@ -375,6 +423,7 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 			after.rules = append(after.rules, addRule(b, p, wc.name, r, anchor[j], anchor[j] == 0))
 		}
 	}
+	after.rules = append(after.rules, tail...)
 	return nil
 }
 
@@ -429,12 +478,18 @@ func addRule(b *batchBuilder, p *plan, chain string, r *kRule, before uint64, ap
 	var exprs, udata []byte
 	var setMsgs []bmsg
 	var err error
-	if r.raw != nil {
+	if r.ir != nil {
+		// Built from the configuration; a rule put back keeps the
+		// counter values it had when it was deleted.
+		var cnt expr.Counter
+		if r.raw != nil {
+			cnt.Packets, cnt.Bytes, _ = counterOf(r.raw.exprs)
+		}
+		exprs, setMsgs, err = b.irExprs(r.ir, cnt, lbl)
+		udata = r.ir.userData()
+	} else {
 		exprs, setMsgs, err = b.rawExprs(r.raw, lbl)
 		udata = r.raw.udata
-	} else {
-		exprs, setMsgs, err = b.irExprs(r.ir, lbl)
-		udata = r.ir.userData()
 	}
 	if err != nil && b.err == nil {
 		b.err = err
@@ -472,7 +527,7 @@ func addRule(b *batchBuilder, p *plan, chain string, r *kRule, before uint64, ap
 const familyINet = unix.NFPROTO_INET
 
 // irExprs marshals a rule built from the configuration, and its sets.
-func (b *batchBuilder) irExprs(ir *ruleIR, lbl string) ([]byte, []bmsg, error) {
+func (b *batchBuilder) irExprs(ir *ruleIR, cnt expr.Counter, lbl string) ([]byte, []bmsg, error) {
 	ex, sets := ir.exprs()
 	var msgs []bmsg
 	ids := make([]uint32, len(sets))
@@ -483,10 +538,13 @@ func (b *batchBuilder) irExprs(ir *ruleIR, lbl string) ([]byte, []bmsg, error) {
 	}
 	ae := newEnc()
 	for _, e := range ex {
-		if l, ok := e.(*expr.Lookup); ok {
-			l2 := *l
-			l2.SetID = ids[l.SetID]
+		switch x := e.(type) {
+		case *expr.Lookup:
+			l2 := *x
+			l2.SetID = ids[x.SetID]
 			e = &l2
+		case *expr.Counter:
+			e = &cnt
 		}
 		data, err := expr.Marshal(familyINet, e)
 		if err != nil {

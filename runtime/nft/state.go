@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -68,14 +67,6 @@ func (s *kState) chain(name string) *kChain {
 		}
 	}
 	return nil
-}
-
-func (s *kState) ruleCount() int {
-	n := 0
-	for _, c := range s.chains {
-		n += len(c.rules)
-	}
-	return n
 }
 
 func tableAttrs() []byte {
@@ -373,6 +364,3 @@ func (c *conn) fetchSet(ctx context.Context, name string) (*rawSet, error) {
 	}
 	return s, nil
 }
-
-// isNotFound reports a kernel ENOENT.
-func isNotFound(err error) bool { return errors.Is(err, syscall.ENOENT) }

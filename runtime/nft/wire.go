@@ -44,15 +44,12 @@ func nfgen(family byte, resID uint16) []byte {
 
 // conn is one NETLINK_NETFILTER socket in the driver's network namespace.
 type conn struct {
-	nl      *netlink.Conn
-	raw     syscall.RawConn
-	seq     uint32
-	buf     []byte
-	rcvbuf  int
-	sndbuf  int
-	defRcv  int
-	defSnd  int
-	ctxDead bool
+	nl     *netlink.Conn
+	raw    syscall.RawConn
+	seq    uint32
+	buf    []byte
+	rcvbuf int
+	sndbuf int
 }
 
 func dial(nsFD int) (*conn, error) {

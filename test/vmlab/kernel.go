@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // initModules are the modules stage 1 needs before it can reach the host's
@@ -116,6 +117,7 @@ func PrepareKernel(ctx context.Context, cacheDir string, log io.Writer) (*Kernel
 		if err := buildInitramfs(ctx, k, init); err != nil {
 			return nil, err
 		}
+		removeStaleInitramfs(k)
 	}
 	return k, nil
 }
@@ -417,6 +419,17 @@ func buildInitramfs(ctx context.Context, k *Kernel, in *initInputs) error {
 		return fmt.Errorf("vmlab: writing initramfs: %w", err)
 	}
 	return os.Rename(tmp.Name(), k.Initramfs)
+}
+
+// removeStaleInitramfs deletes the images of other harness versions built
+// more than a day ago (another checkout may still use a recent one).
+func removeStaleInitramfs(k *Kernel) {
+	old, _ := filepath.Glob(filepath.Join(k.Dir, "initramfs-*.cpio.gz"))
+	for _, p := range old {
+		if st, err := os.Stat(p); err == nil && p != k.Initramfs && time.Since(st.ModTime()) > 24*time.Hour {
+			os.Remove(p)
+		}
+	}
 }
 
 // readModule returns a module's contents, decompressed if needed (busybox

@@ -128,12 +128,16 @@ func Run(ctx context.Context, o Options) (exitCode int, err error) {
 	var qemuOut tailBuffer
 	cmd.Stdout = &qemuOut
 	cmd.Stderr = &qemuOut
-	// Kill QEMU with us if we die first (best effort: tied to the thread).
+	// Kill QEMU with us if we die first. Pdeathsig follows the thread that
+	// forked, so fork from a fresh goroutine: it never runs on a thread that
+	// a caller locked (runtime.LockOSThread), the only kind Go ever ends.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 	start := time.Now()
 	fmt.Fprintf(log, "vmlab: booting %s (%s: %s)\n", k.ABI, accel, why)
-	if err := cmd.Start(); err != nil {
+	started := make(chan error, 1)
+	go func() { started <- cmd.Start() }()
+	if err := <-started; err != nil {
 		outR.Close()
 		outW.Close()
 		errR.Close()

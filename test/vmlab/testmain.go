@@ -59,10 +59,19 @@ func Available(ctx context.Context) error {
 // VM cannot be had, it fails the package, or exits 0 after saying why when
 // MBOXSH_ALLOW_SKIP=1. It never returns.
 func RunTestsInVM(m *testing.M) {
-	os.Exit(runTestsInVM(m))
+	os.Exit(RunTests(m))
 }
 
-func runTestsInVM(m *testing.M) int {
+// RunTests is RunTestsInVM returning the exit code instead of exiting, for
+// a TestMain that has cleanup to do on the host before os.Exit:
+//
+//	func TestMain(m *testing.M) {
+//		dir := setUp()
+//		code := vmlab.RunTests(m)
+//		os.RemoveAll(dir)
+//		os.Exit(code)
+//	}
+func RunTests(m *testing.M) int {
 	if InVM() {
 		return m.Run()
 	}

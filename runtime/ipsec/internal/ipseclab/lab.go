@@ -253,10 +253,20 @@ func (s *Site) WaitPeer(t testing.TB, what string, timeout time.Duration, cond f
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last *ipsec.Status
+	var lastErr error
 	for time.Now().Before(deadline) {
-		last = s.Status(t)
-		if len(last.Peers) == 1 && cond(&last.Peers[0]) {
-			return &last.Peers[0]
+		// charon answers list-sas only when no IKE_SA is busy (a first
+		// ESP install loads kernel modules): a slow answer is no failure.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		st, err := s.Drv.Status(ctx)
+		cancel()
+		if err != nil {
+			lastErr = err
+		} else {
+			last = st
+			if len(last.Peers) == 1 && cond(&last.Peers[0]) {
+				return &last.Peers[0]
+			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -264,7 +274,7 @@ func (s *Site) WaitPeer(t testing.TB, what string, timeout time.Duration, cond f
 	if last != nil {
 		_ = ipsec.RenderSA(&b, last)
 	}
-	t.Fatalf("%s: timed out after %v waiting for %s; status:\n%s", s.Name, timeout, what, b.String())
+	t.Fatalf("%s: timed out after %v waiting for %s (last error %v); status:\n%s", s.Name, timeout, what, lastErr, b.String())
 	return nil
 }
 

@@ -104,10 +104,24 @@ func (n *NS) AddNIC(names ...string) {
 	}
 }
 
+// Wire connects two namespaces with a veth pair: aName in a, bName in b.
+// Both ends stay down until configured.
+func Wire(t testing.TB, a *NS, aName string, b *NS, bName string) {
+	t.Helper()
+	out, err := exec.Command("ip", "link", "add", aName, "netns", a.Name, "type", "veth", "peer", "name", bName, "netns", b.Name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("veth %s/%s between %s and %s: %v: %s", aName, bName, a.Name, b.Name, err, out)
+	}
+}
+
 // Sysctl reads a sysctl inside the namespace, e.g. "net/ipv4/ip_forward".
 func (n *NS) Sysctl(path string) string {
 	n.t.Helper()
-	return strings.TrimSpace(n.Exec("cat", "/proc/sys/"+path))
+	out, err := exec.Command("nsenter", "--net=/run/netns/"+n.Name, "cat", "/proc/sys/"+path).Output()
+	if err != nil {
+		n.t.Fatalf("reading %s in %s: %v", path, n.Name, err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // State is a normalised, sorted description of a namespace's links,
@@ -285,8 +299,21 @@ func (n *NS) Snapshot() State {
 				fam, r.Dst, r.Type, r.Gateway, r.Dev, r.Protocol, r.Scope, r.Metric, r.Flags, r.PrefSrc, nh))
 		}
 	}
-	out := n.Exec("sh", "-c", `for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv4/conf/*/rp_filter; do echo "sysctl ${f#/proc/sys/}=$(cat $f)"; done`)
-	s = append(s, strings.Split(strings.TrimSpace(out), "\n")...)
+	paths := []string{"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/conf/all/rp_filter", "/proc/sys/net/ipv4/conf/default/rp_filter"}
+	for _, l := range links {
+		paths = append(paths, "/proc/sys/net/ipv4/conf/"+l.Name+"/rp_filter")
+	}
+	// nsenter --net: one process, and the files are opened by a thread
+	// of the namespace (unlike the test's own threads).
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + n.Name, "grep", "-H", "."}, paths...)...)
+	out, err := cmd.Output()
+	if err != nil {
+		n.t.Fatalf("reading sysctls of %s: %v", n.Name, err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		path, val, _ := strings.Cut(line, ":")
+		s = append(s, "sysctl "+strings.TrimPrefix(path, "/proc/sys/")+"="+val)
+	}
 	slices.Sort(s)
 	return s
 }
