@@ -272,7 +272,9 @@ func (e *Editor) applyIn(m Mode, toks []grammar.Token) (*grammar.Match, error) {
 	}
 	start := hm.End
 	for _, sm := range parts {
-		if _, ok := sm.Cmd.Data.(*Statement); !ok {
+		switch sm.Cmd.Data.(type) {
+		case *Statement, Negation:
+		default: // an extra command has no place in a block's line
 			*e = saved
 			return nil, &grammar.Error{Kind: grammar.Invalid, Token: start, Col: toks[start].Col}
 		}
@@ -400,7 +402,10 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 			err = &grammar.Error{Kind: grammar.Invalid}
 		}
 		if err != nil {
-			col := 1
+			col := 1 // a statement that cannot be applied: where it starts
+			if len(toks) > 0 {
+				col = toks[0].Col + 1
+			}
 			var ge *grammar.Error
 			var dup *dupRuleError
 			if errors.As(err, &dup) {

@@ -3,20 +3,15 @@ package config
 import (
 	"fmt"
 	"testing"
+
+	"mboxsh/config/grammar"
 )
 
 func TestZZProbe(t *testing.T) {
-	for _, src := range []string{
-		"firewall-access 10 permit all\nfirewall-access 010 permit all\n",
-		"firewall-access 10 permit all\n!\nfirewall-access 9 permit all\nfirewall-a 10 permit all\n",
-		"firewall-access 10 permit all\nno firewall-access 10\nfirewall-access 10 permit all\n",
-	} {
-		cfg, src2, err := ParseWithSource([]byte(src), "p")
-		if err != nil {
-			fmt.Printf("%q -> ERR %v\n", src, err)
-			continue
-		}
-		p, ok := src2.Lookup("firewall-access 10")
-		fmt.Printf("%q -> %q %v %v\n", src, Render(cfg), p, ok)
+	for _, l := range []string{"ipsec ike-policy 10 policy AES SHA 14 version 3", "ipsec peer 1.2.3.4 local 1.2.3.5 bogus", "interface tun0 enable mtu 10000"} {
+		ed := NewEditor(DefaultGrammar(), &Config{})
+		toks, _ := grammar.Tokenize(l)
+		_, err := ed.Apply(toks)
+		fmt.Printf("%q: %#v\n", l, err)
 	}
 }

@@ -121,6 +121,11 @@ func splitPipe(toks []grammar.Token) (cmd []grammar.Token, filters []filter, err
 			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker.", Col: rest[1].Col}
 		}
 		f := filter{kind: hits[0]}
+		if f.kind == "json" && len(filters) > 0 {
+			// json formats the command's data, not the text the filters
+			// before it produced: it must come first.
+			return nil, nil, &LineError{Msg: "% Invalid input detected at '^' marker. (`| json` must be the first output modifier)", Col: rest[1].Col}
+		}
 		end := 2 + slices.IndexFunc(rest[2:], isPipe)
 		if end < 2 {
 			end = len(rest)
@@ -278,6 +283,7 @@ func (s *Session) run(toks []grammar.Token, out *Output) error {
 		return s.runExec(toks[1:], out)
 	}
 	before := s.Ed.Mode
+	s.Grammar() // sets s.Ed.G
 	ext, err := s.Ed.Apply(toks)
 	if err != nil {
 		return err
@@ -337,7 +343,7 @@ func (s *Session) Help(line string) (string, error) {
 		items, err = set.Help(toks, partial)
 		if err != nil && s.Level == modes.Configure {
 			// IOS looks in the enclosing mode too.
-			if items2, err2 := s.G.Set(config.ModeConfig).Help(toks, partial); err2 == nil {
+			if items2, err2 := s.Grammar().Set(config.ModeConfig).Help(toks, partial); err2 == nil {
 				items, err = items2, nil
 			}
 		}
@@ -477,7 +483,7 @@ func (s *Session) Complete(line string) (string, []string) {
 	}
 	words, slots, err := set.Candidates(toks, partial)
 	if err != nil && s.Level == modes.Configure {
-		words, slots, err = s.G.Set(config.ModeConfig).Candidates(toks, partial)
+		words, slots, err = s.Grammar().Set(config.ModeConfig).Candidates(toks, partial)
 	}
 	if err != nil {
 		return line, nil
@@ -555,20 +561,32 @@ func (s *Session) liveValues(sl grammar.Slot, toks []grammar.Token) []string {
 			out = append(out, strconv.Itoa(p.Number))
 		}
 	case "num":
-		if len(toks) > 0 {
-			kw := toks[0].Text
-			if strings.EqualFold(kw, "no") && len(toks) > 1 {
-				kw = toks[1].Text
-			}
-			for _, ch := range []config.Chain{config.ChainInput, config.ChainAccess, config.ChainSNAT, config.ChainDNAT} {
-				if strings.HasPrefix(ch.Keyword(), strings.ToLower(kw)) {
-					for _, r := range *s.Cand.Rules(ch) {
-						out = append(out, strconv.Itoa(r.Number))
-					}
+		// A rule number (firewall-access 10 …) or a policy number
+		// (ipsec ike-policy 10, ipsec esp-policy 10), `no` or not.
+		words := toks
+		if len(words) > 0 && strings.EqualFold(words[0].Text, "no") {
+			words = words[1:]
+		}
+		if len(words) == 0 || words[0].Text == "" {
+			break
+		}
+		kw := strings.ToLower(words[0].Text)
+		for _, ch := range []config.Chain{config.ChainInput, config.ChainAccess, config.ChainSNAT, config.ChainDNAT} {
+			if strings.HasPrefix(ch.Keyword(), kw) {
+				for _, r := range *s.Cand.Rules(ch) {
+					out = append(out, strconv.Itoa(r.Number))
 				}
 			}
-			if strings.HasPrefix("ipsec", strings.ToLower(kw)) {
+		}
+		if strings.HasPrefix("ipsec", kw) && len(words) > 1 && words[1].Text != "" {
+			sub := strings.ToLower(words[1].Text)
+			if strings.HasPrefix("ike-policy", sub) {
 				for _, p := range s.Cand.IKEPolicies {
+					out = append(out, strconv.Itoa(p.Number))
+				}
+			}
+			if strings.HasPrefix("esp-policy", sub) {
+				for _, p := range s.Cand.ESPPolicies {
 					out = append(out, strconv.Itoa(p.Number))
 				}
 			}

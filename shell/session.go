@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"mboxsh/config"
@@ -71,7 +72,9 @@ type Options struct {
 // Session is one user's shell.
 type Session struct {
 	Options
-	G       *config.Grammar
+	// conf compiles the grammar of the configuration modes on first use
+	// (see Grammar).
+	conf    func() (*config.Grammar, error)
 	user    *grammar.Set // user exec
 	exec    *grammar.Set // privileged exec
 	Running *config.Config
@@ -142,11 +145,10 @@ func New(opts Options) (*Session, error) {
 			}
 		}
 	}
-	g, err := config.NewGrammar(config.Statements(), extra)
-	if err != nil {
-		return nil, fmt.Errorf("configuration grammar: %w", err)
-	}
-	s.G = g
+	s.conf = sync.OnceValues(func() (*config.Grammar, error) {
+		return config.NewGrammar(config.Statements(), extra)
+	})
+	var err error
 	if s.user, err = grammar.Compile(userCmds, nil); err != nil {
 		return nil, fmt.Errorf("user exec grammar: %w", err)
 	}
@@ -169,8 +171,23 @@ func New(opts Options) (*Session, error) {
 		}
 	}
 	s.Cand = s.Running.Clone()
-	s.Ed = config.NewEditor(s.G, s.Cand)
+	s.Ed = config.NewEditor(nil, s.Cand) // the grammar comes with Grammar()
 	return s, nil
+}
+
+// Grammar returns the grammar of the configuration modes: the statements
+// and the shell's configuration-mode commands. It is compiled on first
+// use, so that what never enters configuration mode (`mboxsh -c 'show
+// running-config'`, the way to the first prompt) does not pay for it.
+func (s *Session) Grammar() *config.Grammar {
+	g, err := s.conf()
+	if err != nil {
+		// The declarations are static: this is a programming error, and
+		// TestSessionGrammarCompiles catches it.
+		panic(fmt.Sprintf("mboxsh: configuration grammar: %v", err))
+	}
+	s.Ed.G = g
+	return g
 }
 
 func (c *Command) grammar() *grammar.Command {
@@ -197,7 +214,7 @@ func (s *Session) set() *grammar.Set {
 	case modes.Privileged:
 		return s.exec
 	}
-	return s.G.Set(s.Ed.Mode)
+	return s.Grammar().Set(s.Ed.Mode)
 }
 
 // ExecSet is the privileged exec grammar (for `do`).

@@ -30,7 +30,9 @@ func TestPTYModesAndPrompts(t *testing.T) {
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
 	tt.line("enable", "mbox#")
-	tt.line("conf t", "mbox(config)#")
+	if seg := tt.line("conf t", "mbox(config)#"); !strings.Contains(seg, "conf t\r\nEnter configuration commands, one per line.  End with CNTL/Z.\r\n") {
+		t.Errorf("conf t: want the IOS banner:\n%q", seg)
+	}
 	tt.line("int tun0", "mbox(config-if-tun0)*#")
 	tt.line("exit", "mbox(config)*#")
 	tt.line("ipsec peer 1.2.3.4", "mbox(config-ipsec-peer)*#")
@@ -137,6 +139,9 @@ func TestPTYHelp(t *testing.T) {
 	}
 	tt.send("running-config ?")
 	seg = tt.expect("mbox#show running-config ")
+	if !strings.Contains(seg, "  |     Output modifiers\r\n  <cr>\r\n") {
+		t.Errorf("`show running-config ?`: want the output modifiers, then <cr>:\n%q", seg)
+	}
 	if !strings.Contains(seg, "  <cr>") || !strings.Contains(seg, "  |") {
 		t.Errorf("`show running-config ?`: want <cr> and the output modifiers:\n%q", seg)
 	}
@@ -175,6 +180,14 @@ func TestPTYHelp(t *testing.T) {
 			t.Errorf("`?` in interface mode lacks %q:\n%q", want, seg)
 		}
 	}
+	// `?` after a mistake: the caret under it, the line kept.
+	tt.send("ip adress ?")
+	seg = tt.expect("mbox(config-if-tun0)*#ip adress ")
+	if rows := strings.Split(seg, "\r\n"); len(rows) < 3 || strings.Index(rows[1], "^") != len("mbox(config-if-tun0)*#ip ") ||
+		!strings.HasPrefix(rows[2], "% Invalid input detected at '^' marker.") {
+		t.Errorf("`ip adress ?`: want a caret under adress:\n%q", seg)
+	}
+	tt.send(keyCtrlU)
 	// A `?` inside quotes is text.
 	tt.line(`description "what?"`, "mbox(config-if-tun0)*#")
 	tt.line("abort", "mbox#")

@@ -57,6 +57,7 @@ var rules = []rule{
 	{has("NO_PROPOSAL_CHOSEN", "no CHILD_SA built"), ReasonProposalMismatch, "peer refused the CHILD_SA: ESP proposal mismatch, or the peer failed to install it"},
 	{has("NO_PROPOSAL_CHOSEN"), ReasonProposalMismatch, "proposal mismatch: peer accepted none of our IKE proposals"},
 	{has("no acceptable proposal found"), ReasonProposalMismatch, "proposal mismatch: none of the peer's proposals is acceptable"},
+	{has("received proposals unacceptable"), ReasonProposalMismatch, "proposal mismatch: none of the peer's proposals is acceptable"},
 	{has("AUTHENTICATION_FAILED"), ReasonAuthFailed, "authentication failed: peer rejected our pre-shared key or identity"},
 	{has("MAC mismatched"), ReasonAuthFailed, "authentication failed: pre-shared key mismatch"},
 	{has("no shared key found"), ReasonAuthFailed, "authentication failed: no pre-shared key for these identities"},

@@ -180,12 +180,6 @@ func TestHostUnchangedKeepsSAs(t *testing.T) {
 	if after == nil || after.SPIInit != before.SPIInit || after.SPIResp != before.SPIResp || !after.Established.Equal(before.Established) && after.Established.Sub(before.Established).Abs() > 2*time.Second {
 		t.Errorf("the unchanged peer's IKE_SA changed: before %s/%s %v, after %+v", before.SPIInit, before.SPIResp, before.Established, after)
 	}
-	// No route leads to the new peer: the status says it is unreachable.
-	for i := range st.Peers {
-		if p := st.Peers[i]; p.Peer == "192.0.2.99" {
-			t.Logf("unroutable peer: %+v", p.Reason)
-		}
-	}
 	if drift, _ := l.HQ.Drv.Drift(ctx, l.HQ.Cfg); len(drift) != 1 || !strings.Contains(drift[0], "192.0.2.99") {
 		t.Errorf("drift against the old configuration: %q", drift)
 	}
@@ -336,5 +330,33 @@ func BenchmarkHostCommitPeer(b *testing.B) {
 		if _, err := l.HQ.TryApply(cfgs[i%2], runtime.Options{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestHostUnreachable: a peer no route leads to is reported unreachable.
+func TestHostUnreachable(t *testing.T) {
+	l := ipseclab.New(t, ipseclab.Options{})
+	c := l.HQ.Cfg.Clone()
+	c.Peers[0].Name = "209.0.0.1" // above hq's address: hq initiates
+	c.Peers[0].LocalNet, c.Peers[0].RemoteNet = nil, nil
+	l.HQ.Apply(t, c)
+	p := l.HQ.WaitPeer(t, "unreachable", 20*time.Second, func(p *ipsec.PeerStatus) bool {
+		return p.Reason != nil && p.Reason.Code == ipsec.ReasonUnreachable
+	})
+	t.Logf("%s [%s]", p.Reason.Text, p.Reason.Log)
+}
+
+// TestHostProposalMismatch: different IKE ciphers on the two ends.
+func TestHostProposalMismatch(t *testing.T) {
+	l := ipseclab.New(t, ipseclab.Options{})
+	c := l.HQ.Cfg.Clone()
+	c.IKEPolicies[0].Encryption = "AES-256"
+	l.Remote.Apply(t, l.Remote.Cfg)
+	l.HQ.Apply(t, c)
+	for _, s := range l.Sites() {
+		p := s.WaitPeer(t, "proposal mismatch", 20*time.Second, func(p *ipsec.PeerStatus) bool {
+			return p.Reason != nil && p.Reason.Code == ipsec.ReasonProposalMismatch
+		})
+		t.Logf("%s: %s [%s]", s.Name, p.Reason.Text, p.Reason.Log)
 	}
 }

@@ -244,7 +244,14 @@ func (d *Driver) Plan(ctx context.Context, from, to *config.Config) ([]runtime.S
 	var state map[string]string
 	for _, nw := range toSpecs {
 		if old := fm[nw.Name]; old != nil && old.equal(nw) {
-			continue
+			// Unchanged in the configuration: re-assert it only when
+			// charon lost it (restarted, killed, namespace recreated).
+			if state == nil {
+				state = d.loadedFingerprints(ctx)
+			}
+			if fp, ok := state[nw.Name]; ok && fp == nw.fingerprint(d.stateKey()) {
+				continue
+			}
 		} else if old == nil {
 			// A new process may plan from an empty configuration while a
 			// charon that outlived the previous one still runs exactly

@@ -1,23 +1,3 @@
-// Package netlink is the mboxsh runtime driver for links, addresses, static
-// routes and the router sysctls of one network namespace. It talks to the
-// kernel through rtnetlink (github.com/vishvananda/netlink) with one
-// long-lived handle bound to the namespace.
-//
-// What it owns:
-//
-//   - links: existing NICs (ethN, never created), lo, GRE tunnels, 802.1Q
-//     VLANs (kernel name vlanV) and bridges (brN, with ethN `bridge-group N`
-//     membership); admin state, MTU, ifalias (= description) and the exact
-//     set of addresses of every configured interface;
-//   - the default gateway and static routes, which it installs with its own
-//     routing protocol number, [RouteProtocol], so that it recognises and
-//     removes only its own routes;
-//   - net.ipv4.ip_forward=1 and loose reverse-path filtering (rp_filter=2)
-//     on GRE tunnels.
-//
-// Plan compares the desired configuration with the kernel itself, not only
-// with the previous configuration, so a commit re-asserts the configuration
-// after drift, and an unchanged system gives no steps.
 package netlink
 
 import (

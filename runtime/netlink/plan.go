@@ -609,14 +609,22 @@ func kernelRouteDesc(st *kstate, r vnl.Route) string {
 func (p *planner) planRoutes() {
 	wants := p.wantRoutes()
 	matched := make([]*vnl.Route, len(wants))
+	type key struct {
+		dst    netip.Prefix
+		metric int
+	}
+	byKey := map[key][]int{}
+	for j, w := range wants {
+		byKey[key{w.dst, w.metric}] = append(byKey[key{w.dst, w.metric}], j)
+	}
 	for k := range p.st.routes {
 		r := p.st.routes[k]
 		if r.Protocol != RouteProtocol {
 			continue
 		}
 		found := false
-		for j, w := range wants {
-			if matched[j] == nil && p.matches(r, w) {
+		for _, j := range byKey[key{dstOf(r), r.Priority}] {
+			if matched[j] == nil && p.matches(r, wants[j]) {
 				matched[j], found = &p.st.routes[k], true
 				break
 			}

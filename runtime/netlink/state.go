@@ -199,17 +199,16 @@ func restorableProtocol(p vnl.RouteProtocol) bool {
 // linkSnap is the state of one link that a step may change: enough to put
 // it back exactly, including recreating a deleted tunnel, VLAN or bridge.
 type linkSnap struct {
-	name    string
-	exists  bool
-	link    vnl.Link
-	master  string      // name of the master, "" = none
-	parent  string      // VLAN parent name
+	name     string
+	exists   bool
+	link     vnl.Link
+	master   string      // name of the master, "" = none
+	parent   string      // VLAN parent name
 	addrs    []vnl.Addr  // restorable addresses, kernel order
 	routes   []snapRoute // restorable routes through the link and its VLANs
 	members  []string    // bridge ports
-	children []childSnap // VLANs on the link: the kernel shuts them down and
-	// clamps their MTU with the parent's
-	rp string // rp_filter; "" = not recorded
+	children []childSnap // VLANs on the link: the kernel takes them down with it
+	rp       string      // rp_filter; "" = not recorded
 }
 
 // snapRoute is a route with the name of its link: a link recreated meanwhile

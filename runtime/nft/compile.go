@@ -26,7 +26,7 @@ const (
 // codegenVersion is part of every rule fingerprint: bump it whenever the
 // expressions generated for the same configuration change, so that running
 // boxes replace their rules on the next commit.
-const codegenVersion = "1"
+const codegenVersion = "2"
 
 // chainSpec is one base chain of the table.
 type chainSpec struct {

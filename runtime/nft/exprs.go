@@ -237,18 +237,33 @@ func prefixSet(ps []netip.Prefix) setSpec {
 			s.interval = true
 		}
 	}
-	for _, p := range ps {
-		a := p.Addr().As4()
-		lo := binary.BigEndian.Uint32(a[:])
-		if !s.interval {
+	if !s.interval {
+		for _, p := range ps {
+			a := p.Addr().As4()
 			s.elems = append(s.elems, setElem{key: a[:]})
+		}
+		return s
+	}
+	// Intervals [lo, hi) merged when they touch, as nft merges them.
+	type iv struct{ lo, hi uint64 }
+	var ivs []iv
+	for _, p := range ps { // sorted by normPrefixes
+		a := p.Addr().As4()
+		lo := uint64(binary.BigEndian.Uint32(a[:]))
+		hi := lo + uint64(1)<<(32-p.Bits())
+		if n := len(ivs); n > 0 && lo <= ivs[n-1].hi {
+			ivs[n-1].hi = max(ivs[n-1].hi, hi)
 			continue
 		}
-		hi := uint64(lo) + (uint64(1) << (32 - p.Bits())) // exclusive end
-		s.elems = append(s.elems, setElem{key: a[:]})
-		if hi <= 0xffffffff {
+		ivs = append(ivs, iv{lo, hi})
+	}
+	for _, v := range ivs {
+		start := make([]byte, 4)
+		binary.BigEndian.PutUint32(start, uint32(v.lo))
+		s.elems = append(s.elems, setElem{key: start})
+		if v.hi <= 0xffffffff {
 			end := make([]byte, 4)
-			binary.BigEndian.PutUint32(end, uint32(hi))
+			binary.BigEndian.PutUint32(end, uint32(v.hi))
 			s.elems = append(s.elems, setElem{key: end, end: true})
 		}
 	}

@@ -564,3 +564,18 @@ func TestConcurrentChange(t *testing.T) {
 		t.Fatalf("after undo: %q", lines)
 	}
 }
+
+// TestAdjacentPrefixes: touching intervals are merged as nft merges them.
+func TestAdjacentPrefixes(t *testing.T) {
+	ns := newNS(t)
+	d := newDriver(t, ns)
+	cfg := access(config.Rule{Number: 1, Action: "permit", Direction: "all", Proto: "tcp",
+		Src: []string{"10.0.0.0/25", "10.0.0.128/25", "10.0.0.5", "192.0.2.0/24"}, Dport: []string{"80-89", "90", "100"}})
+	commit(t, d, &configEmpty, cfg)
+	got := nftList(t, ns)
+	script, _ := d.Ruleset(cfg)
+	if ref := reference(t, script); ref != got {
+		t.Fatalf("nft:\n%s\ndriver:\n%s", ref, got)
+	}
+	noDrift(t, d, cfg)
+}

@@ -89,6 +89,9 @@ func sessionCommands() []*shell.Command {
 			Syntax: "configure [terminal]", Levels: priv,
 			Help: map[string]string{"configure": "Enter configuration mode", "terminal": "Configure from the terminal"},
 			Run: func(s *shell.Session, a grammar.Args, out *shell.Output) error {
+				if s.Interactive {
+					out.WriteString("Enter configuration commands, one per line.  End with CNTL/Z.\n")
+				}
 				s.Level = modes.Configure
 				s.Ed.Reset(s.Cand)
 				return nil

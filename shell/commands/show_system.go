@@ -74,9 +74,15 @@ func Show(sys *system.System) []*shell.Command {
 				}
 				t := table{header: []string{"Interface", "IP-Address", "OK?", "Method", "Status", "Protocol"}}
 				for _, i := range st {
+					if fallbackDevices[i.Name] && !i.Configured {
+						continue
+					}
 					addr := "unassigned"
-					if len(i.Addresses) > 0 {
-						addr = i.Addresses[0].Addr().String()
+					for _, a := range i.Addresses {
+						if a.Addr().Is4() {
+							addr = a.Addr().String()
+							break
+						}
 					}
 					status := "administratively down"
 					switch {
@@ -295,6 +301,13 @@ func ipsecStatus(ctx context.Context, sys *system.System, peer string) (*ipsec.S
 		}
 	}
 	return st, nil
+}
+
+// fallbackDevices are the tunnel devices the kernel creates by itself when
+// a tunnel module loads; they carry nothing and only clutter listings.
+var fallbackDevices = map[string]bool{
+	"gre0": true, "gretap0": true, "erspan0": true, "tunl0": true, "sit0": true,
+	"ip6tnl0": true, "ip6gre0": true, "ip6_vti0": true, "ip_vti0": true,
 }
 
 func yes(b bool) string {

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,7 +110,7 @@ func TestReferenceDeployment(t *testing.T) {
 	inet := l.startCapture("inet", "hq0", "")
 	r.check(t, "LAN-to-LAN ping both ways (the SA comes up by itself)", func() error {
 		if err := eventually(60*time.Second, func() error { return ping(l, hq.lanNS, hq.otherIP) }); err != nil {
-			return err
+			return fmt.Errorf("%v\nevidence:\n%s", err, l.evidence(hq.name, remote.name))
 		}
 		return ping(l, remote.lanNS, remote.otherIP)
 	})
@@ -210,7 +210,11 @@ func TestReferenceDeployment(t *testing.T) {
 		if out, err := l.mboxsh(hq.name, "", "--apply-startup"); err != nil {
 			return fmt.Errorf("apply-startup: %v\n%s", err, out)
 		}
-		return eventually(60*time.Second, func() error { return ping(l, hq.lanNS, hq.otherIP) })
+		err := eventually(60*time.Second, func() error { return ping(l, hq.lanNS, hq.otherIP) })
+		if err != nil {
+			return fmt.Errorf("%v\nevidence:\n%s", err, l.evidence(hq.name, remote.name))
+		}
+		return nil
 	})
 }
 

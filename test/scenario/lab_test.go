@@ -204,7 +204,7 @@ func (l *lab) startCapture(ns, iface, filter string) *capture {
 
 // packets reads the capture so far as tcpdump's one-line text.
 func (l *lab) packets(c *capture) []string {
-	out, _ := l.try("tcpdump", "-r", c.file, "-n", "-v")
+	out, _ := l.try("tcpdump", "-r", c.file, "-n")
 	var lines []string
 	for _, line := range strings.Split(out, "\n") {
 		if line == "" || strings.HasPrefix(line, "reading from") || strings.HasPrefix(line, " ") {
@@ -266,4 +266,25 @@ func (r *report) print(title string) {
 		fmt.Fprintln(r.w, row)
 	}
 	fmt.Fprintln(r.w)
+}
+
+// evidence collects the appliances' view for a failure message.
+func (l *lab) evidence(sites ...string) string {
+	var b strings.Builder
+	for _, site := range sites {
+		for _, c := range []string{"show ipsec sa", "show ip route", "show configuration drift", "show ip interface brief"} {
+			out, _ := l.mboxsh(site, "", "-c", c)
+			fmt.Fprintf(&b, "--- %s# %s\n%s", site, c, out)
+		}
+		out, _ := l.tryIn(site, "ip", "xfrm", "state")
+		fmt.Fprintf(&b, "--- %s: ip xfrm state\n%s", site, redactKeys(out))
+		out, _ = l.tryIn(site, "ip", "xfrm", "policy")
+		fmt.Fprintf(&b, "--- %s: ip xfrm policy\n%s", site, out)
+	}
+	return b.String()
+}
+
+// redactKeys hides key material in `ip xfrm state` output.
+func redactKeys(s string) string {
+	return regexp.MustCompile(`0x[0-9a-f]{16,}`).ReplaceAllString(s, "0x<key>")
 }

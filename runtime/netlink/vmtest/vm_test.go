@@ -159,6 +159,13 @@ func TestGRE(t *testing.T) {
 		"interface tun0: rp_filter 1 (mboxsh sets 2, loose, on tunnels)")
 	nltest.CheckUndoEachStep(t, ns, d, g1, g1)
 	requireDrift(t, d, g1)
+
+	// gre0 is the kernel's fallback device (it exists once ip_gre is
+	// loaded): configuring it is refused with an explanation.
+	_, err = d.Plan(context.Background(), g1, nltest.MustParse(t, strings.Replace(gre1, "interface tun0", "interface gre0", 1)))
+	if err == nil || !strings.Contains(err.Error(), "interface gre0: gre0 is the kernel's fallback GRE device") {
+		t.Errorf("planning interface gre0: %v", err)
+	}
 }
 
 // TestGREChangeInPlace changes the tunnel endpoints: the link keeps its

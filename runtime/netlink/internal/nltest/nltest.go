@@ -242,8 +242,31 @@ var (
 func (n *NS) Snapshot() State {
 	n.t.Helper()
 	var s State
-	var links []ipLink
-	n.ipJSON(&links, "-d", "link", "show")
+	// One ip process for links, addresses and IPv4 routes; -6 cannot be
+	// given per batch line, so IPv6 routes take a second one.
+	cmd := exec.Command("ip", "-n", n.Name, "-d", "-j", "-batch", "-")
+	cmd.Stdin = strings.NewReader("link show\naddr show\nroute show table main\n")
+	out, err := cmd.Output()
+	if err != nil {
+		n.t.Fatalf("ip -n %s -batch: %v", n.Name, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	var (
+		links    []ipLink
+		addrs    []ipAddrs
+		routes4  []ipRoute
+		routes6  []ipRoute
+		jsonErrs []error
+	)
+	for _, v := range []any{&links, &addrs, &routes4} {
+		if err := dec.Decode(v); err != nil {
+			jsonErrs = append(jsonErrs, err)
+		}
+	}
+	if len(jsonErrs) > 0 {
+		n.t.Fatalf("ip -j -batch output of %s: %v\n%s", n.Name, jsonErrs, out)
+	}
+	n.ipJSON(&routes6, "-6", "route", "show", "table", "main")
 	for _, l := range links {
 		up := slices.Contains(l.Flags, "UP")
 		kind := ""
@@ -273,8 +296,6 @@ func (n *NS) Snapshot() State {
 		s = append(s, fmt.Sprintf("link %s kind=%s up=%v mtu=%d mac=%s alias=%q master=%s%s",
 			l.Name, kind, up, l.MTU, mac, l.Alias, l.Master, extra))
 	}
-	var addrs []ipAddrs
-	n.ipJSON(&addrs, "addr", "show")
 	for _, l := range addrs {
 		for _, a := range l.Addrs {
 			if a.Family == "inet6" && a.Scope == "link" {
@@ -284,9 +305,7 @@ func (n *NS) Snapshot() State {
 				l.Name, a.Family, a.Local, a.Prefixlen, a.Broadcast, a.Scope, a.Secondary, a.Label, a.Dynamic))
 		}
 	}
-	for _, fam := range []string{"-4", "-6"} {
-		var routes []ipRoute
-		n.ipJSON(&routes, fam, "route", "show", "table", "main")
+	for fam, routes := range map[string][]ipRoute{"-4": routes4, "-6": routes6} {
 		for _, r := range routes {
 			if fam == "-6" && r.Protocol == "kernel" {
 				continue
@@ -305,8 +324,8 @@ func (n *NS) Snapshot() State {
 	}
 	// nsenter --net: one process, and the files are opened by a thread
 	// of the namespace (unlike the test's own threads).
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + n.Name, "grep", "-H", "."}, paths...)...)
-	out, err := cmd.Output()
+	cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + n.Name, "grep", "-H", "."}, paths...)...)
+	out, err = cmd.Output()
 	if err != nil {
 		n.t.Fatalf("reading sysctls of %s: %v", n.Name, err)
 	}
