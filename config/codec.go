@@ -381,7 +381,7 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 		line, rest, _ := strings.Cut(text, "\n")
 		text = rest
 		line = strings.TrimSuffix(line, "\r")
-		trimmed := strings.TrimLeft(line, " \t")
+		trimmed := strings.TrimLeft(line, " \t\r") // what Tokenize takes for blanks
 		if trimmed == "" {
 			continue
 		}
@@ -396,6 +396,9 @@ func ParseWithSource(src []byte, name string) (*Config, *Source, error) {
 			var te *grammar.TokenizeError
 			errors.As(err, &te)
 			return nil, nil, &SyntaxError{Pos: Pos{name, ln, te.Col + 1}, Line: line, Err: err}
+		}
+		if len(toks) == 0 {
+			continue // blanks only
 		}
 		ext, err := ed.Apply(toks)
 		if err == nil && ext != nil {

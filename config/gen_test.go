@@ -185,9 +185,14 @@ func (g *gen) rule(ch Chain, num int) Rule {
 	return r
 }
 
+// iface returns a new interface for c, or nil when the names it tried
+// are taken (the fuzzer's entropy may run out and repeat itself).
 func (g *gen) iface(c *Config) *Interface {
 	i := &Interface{BridgeGroup: -1}
-	for {
+	for try := 0; ; try++ {
+		if try == 8 {
+			return nil
+		}
 		switch g.n(6) {
 		case 0, 1:
 			i.Kind, i.Name = KindEthernet, fmt.Sprintf("eth%d", g.n(16))
@@ -246,7 +251,9 @@ func (g *gen) model() *Config {
 		c.Hostname = g.word(nameChars+"-._", 1, 20)
 	}
 	for k := g.n(g.max + 1); k > 0; k-- {
-		c.Interfaces = append(c.Interfaces, g.iface(c))
+		if i := g.iface(c); i != nil {
+			c.Interfaces = append(c.Interfaces, i)
+		}
 	}
 	for k := g.n(3); k > 0; k-- {
 		c.NameServers = append(c.NameServers, g.addr())

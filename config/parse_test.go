@@ -65,7 +65,7 @@ func TestParseLayout(t *testing.T) {
 }
 
 func TestParseEmpty(t *testing.T) {
-	for _, src := range []string{"", "\n", "!", "!\n!\n", "   \n\t\n", "! only a comment\n"} {
+	for _, src := range []string{"", "\n", "!", "!\n!\n", "   \n\t\n", "! only a comment\n", " \r \r\n", "\r!comment\r\n", "\r\r\n"} {
 		if got := Render(mustParse(t, src)); got != "!\n" {
 			t.Errorf("Parse(%q) renders %q", src, got)
 		}

@@ -3,15 +3,15 @@ package config
 import (
 	"fmt"
 	"testing"
-
-	"mboxsh/config/grammar"
 )
 
 func TestZZProbe(t *testing.T) {
-	for _, l := range []string{"ipsec ike-policy 10 policy AES SHA 14 version 3", "ipsec peer 1.2.3.4 local 1.2.3.5 bogus", "interface tun0 enable mtu 10000"} {
-		ed := NewEditor(DefaultGrammar(), &Config{})
-		toks, _ := grammar.Tokenize(l)
-		_, err := ed.Apply(toks)
-		fmt.Printf("%q: %#v\n", l, err)
+	for _, src := range []string{"hostname a\n \r \nhostname b\n", "\r!comment\nhostname c\n", "hostname a\r\r\n", "interface eth0\n\v\n"} {
+		cfg, err := Parse([]byte(src), "p")
+		if err != nil {
+			fmt.Printf("%q -> ERR %v\n", src, err)
+			continue
+		}
+		fmt.Printf("%q -> %q\n", src, Render(cfg))
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"mboxsh/shell/lineedit"
 	"mboxsh/shell/modes"
@@ -30,6 +32,15 @@ func (s *Session) RunInteractive(in *os.File, history *lineedit.History) error {
 	if history != nil {
 		history.SetFilter(func(line string) (string, bool) { return redactPSK(line), true })
 	}
+	// While a command runs the terminal is in its normal mode, where
+	// Ctrl-C, Ctrl-\ and Ctrl-Z are signals. They must neither kill the
+	// shell (a commit would be cut in half, a login session would end) nor
+	// stop it (a login shell has no parent to resume it). At the prompt
+	// the editor reads them as keys. Caught rather than ignored, so that
+	// programs the shell starts get the default behaviour back.
+	sigs := make(chan os.Signal, 1) // never read: Notify drops what does not fit
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP)
+	defer signal.Stop(sigs)
 	s.Ask = func(q string) string {
 		ans, err := ed.Ask(q)
 		if err != nil {

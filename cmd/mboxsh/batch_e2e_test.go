@@ -18,6 +18,7 @@ func configureScript(cfg string) string {
 // TestBatchRoundTrip pipes the reference configurations, and the one-line
 // form of every block, into mboxsh and gets them back byte for byte.
 func TestBatchRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"remote.cfg", "remote.cfg"},
 		{"hq.cfg", "hq.cfg"},
@@ -25,6 +26,7 @@ func TestBatchRoundTrip(t *testing.T) {
 		{"hq-oneline.cfg", "hq.cfg"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
+			t.Parallel()
 			b := newBox(t)
 			want := readTestdata(t, tc.want)
 			r := b.ok(configureScript(readTestdata(t, tc.in)))
@@ -45,6 +47,7 @@ func TestBatchRoundTrip(t *testing.T) {
 
 // TestBatchInputForms: -f FILE, stdin and -c run the same lines the same way.
 func TestBatchInputForms(t *testing.T) {
+	t.Parallel()
 	want := readTestdata(t, "remote.cfg")
 	script := configureScript(want)
 	dir := t.TempDir()
@@ -74,6 +77,7 @@ const errorScript = "configure\nhostname changed\ninterface eth0\n mtu 99999\nco
 // line and a caret, the batch stops, the candidate is discarded, the exit
 // status is non-zero and the running configuration is unchanged.
 func TestBatchErrorReport(t *testing.T) {
+	t.Parallel()
 	file := filepath.Join(t.TempDir(), "bad.cfg")
 	if err := os.WriteFile(file, []byte(errorScript), 0o600); err != nil {
 		t.Fatal(err)
@@ -91,6 +95,7 @@ func TestBatchErrorReport(t *testing.T) {
 		{"args", "", "-c:4: ", cArgs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			b := newBox(t)
 			b.load("remote.cfg")
 			before := b.running()
@@ -122,6 +127,7 @@ func TestBatchErrorReport(t *testing.T) {
 
 // TestBatchKeepGoing reports every error and runs the lines in between.
 func TestBatchKeepGoing(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	r := b.run("show bogus\nshow version\nterminal length 1000\nshow commit history | include x | frobnicate\n", "--keep-going")
 	if r.code == 0 {
@@ -145,6 +151,7 @@ func TestBatchKeepGoing(t *testing.T) {
 // TestBatchLeavingConfigWithChanges: batch never silently drops or
 // commits a candidate.
 func TestBatchLeavingConfigWithChanges(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	before := b.running()
@@ -176,6 +183,7 @@ func TestBatchLeavingConfigWithChanges(t *testing.T) {
 // TestConfigureReplace commits a whole file in one step, and a bad file
 // changes nothing.
 func TestConfigureReplace(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	want := readTestdata(t, "hq.cfg")
@@ -206,6 +214,7 @@ func TestConfigureReplace(t *testing.T) {
 
 // TestLoadMergeReplace loads files into the candidate in config mode.
 func TestLoadMergeReplace(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	extra := filepath.Join(t.TempDir(), "extra.cfg")
@@ -248,6 +257,7 @@ func TestLoadMergeReplace(t *testing.T) {
 
 // TestCommitCheck validates without committing.
 func TestCommitCheck(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	before := b.running()
@@ -277,6 +287,7 @@ func TestCommitCheck(t *testing.T) {
 
 // TestShowConfigurationDiff is Junos `show | compare`.
 func TestShowConfigurationDiff(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	r := b.ok("configure\nhostname r2\nno firewall-access 11\ninterface eth2\n description \"x y\"\n" +
@@ -301,6 +312,7 @@ func TestShowConfigurationDiff(t *testing.T) {
 
 // TestOutputFilters runs every `| filter` on show commands.
 func TestOutputFilters(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	cfg := readTestdata(t, "remote.cfg")
@@ -359,6 +371,7 @@ func TestOutputFilters(t *testing.T) {
 // TestShowCommitHistory lists commits newest first with their rollback
 // numbers, users and comments.
 func TestShowCommitHistory(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.ok("configure\nhostname one\ncommit comment first\nend\n")
 	b.ok("configure\nhostname two\ncommit comment \"second one\"\nend\n")

@@ -14,8 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -61,11 +59,15 @@ func testMain(m *testing.M) int {
 	return m.Run()
 }
 
+// goTool is the go command: on PATH, else in $GOROOT/bin.
 func goTool() string {
 	if p, err := exec.LookPath("go"); err == nil {
 		return p
 	}
-	return filepath.Join(goruntime.GOROOT(), "bin", "go")
+	if root := os.Getenv("GOROOT"); root != "" {
+		return filepath.Join(root, "bin", "go")
+	}
+	return "go"
 }
 
 // timeout bounds every wait for the binary (a race-enabled build is slow).
@@ -296,18 +298,6 @@ func (tt *tty) expect(want string) string {
 	})
 }
 
-// expectRE is expect for a regular expression.
-func (tt *tty) expectRE(re string) string {
-	tt.t.Helper()
-	rx := regexp.MustCompile(re)
-	return tt.expectFunc("/"+re+"/", func(b []byte) int {
-		if loc := rx.FindIndex(b); loc != nil {
-			return loc[1]
-		}
-		return -1
-	})
-}
-
 func (tt *tty) expectFunc(what string, find func([]byte) int) string {
 	tt.t.Helper()
 	deadline := time.NewTimer(timeout())
@@ -340,25 +330,6 @@ func (tt *tty) expectFunc(what string, find func([]byte) int) string {
 			tt.t.Fatalf("timed out waiting for %s; output since the last match:\n%q", what, rest)
 		}
 	}
-}
-
-// settle waits until the terminal has been quiet for d and returns the
-// unconsumed output (for asserting what did NOT appear).
-func (tt *tty) settle(d time.Duration) string {
-	tt.t.Helper()
-	for {
-		select {
-		case <-tt.wake:
-			continue
-		case <-time.After(d):
-		}
-		break
-	}
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	s := string(tt.out[tt.pos:])
-	tt.pos = len(tt.out)
-	return s
 }
 
 // line types a command, presses Enter and waits for the next prompt;

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -26,6 +27,7 @@ const leaveQuestion = "Uncommitted changes found, commit them before exiting (ye
 // TestPTYModesAndPrompts walks every mode and checks the IOS prompts, the
 // `*` for uncommitted changes, `exit` one level up and `end` to exec.
 func TestPTYModesAndPrompts(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -61,6 +63,7 @@ func TestPTYModesAndPrompts(t *testing.T) {
 // TestPTYLeavingConfig: `end`, `exit` and Ctrl-Z ask about uncommitted
 // changes; yes commits, no discards, cancel (the default) stays.
 func TestPTYLeavingConfig(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -111,6 +114,7 @@ func TestPTYLeavingConfig(t *testing.T) {
 
 // TestPTYHelp: `?` alone, `word?` and `word ?`, each keeping the typed line.
 func TestPTYHelp(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -195,6 +199,7 @@ func TestPTYHelp(t *testing.T) {
 
 // TestPTYTabCompletion completes keywords and live values.
 func TestPTYTabCompletion(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -238,6 +243,7 @@ func TestPTYTabCompletion(t *testing.T) {
 // TestPTYErrors: abbreviations, IOS error texts and the caret under the
 // offending character (prompt width included).
 func TestPTYErrors(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -297,6 +303,7 @@ func checkCaret(t *testing.T, tt *tty, prompt, line, bad string) {
 // TestPTYPager: `terminal length N` pages long output with --More--;
 // Space shows the next page, q quits silently.
 func TestPTYPager(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	cfg := strings.Split(readTestdata(t, "remote.cfg"), "\n")
@@ -347,6 +354,7 @@ func TestPTYPager(t *testing.T) {
 // TestPTYHistory: Up recalls earlier lines, across sessions; the history
 // file is private and never holds a pre-shared key.
 func TestPTYHistory(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -413,6 +421,7 @@ func TestPTYHistory(t *testing.T) {
 // TestPTYDumbTerminal: with TERM=dumb, not one escape sequence, whatever
 // the user does.
 func TestPTYDumbTerminal(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	b.load("remote.cfg")
 	tt := b.startTTY([]string{"TERM=dumb"})
@@ -451,6 +460,7 @@ func TestPTYDumbTerminal(t *testing.T) {
 // TestPTYPasteRunningConfig: a `show running-config` printout pasted into
 // configure re-enters every block (lines of the parent mode run there).
 func TestPTYPasteRunningConfig(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	want := readTestdata(t, "hq.cfg")
 	tt := b.startTTY(nil)
@@ -470,6 +480,7 @@ func TestPTYPasteRunningConfig(t *testing.T) {
 
 // TestPTYCtrlCAndEOF: Ctrl-C drops the line; Ctrl-D at exec exits 0.
 func TestPTYCtrlCAndEOF(t *testing.T) {
+	t.Parallel()
 	b := newBox(t)
 	tt := b.startTTY(nil)
 	tt.expect("mbox>")
@@ -478,5 +489,25 @@ func TestPTYCtrlCAndEOF(t *testing.T) {
 	tt.send("\x04")
 	if code := tt.exit(); code != 0 {
 		t.Errorf("Ctrl-D: exit status %d", code)
+	}
+}
+
+// TestPTYSignals: Ctrl-C, Ctrl-\ and Ctrl-Z typed while a command runs
+// reach the shell as signals (the terminal is not in raw mode then); they
+// must neither kill nor stop it.
+func TestPTYSignals(t *testing.T) {
+	t.Parallel()
+	b := newBox(t)
+	tt := b.startTTY(nil)
+	tt.expect("mbox>")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP} {
+		tt.signal(sig)
+		if seg := tt.line("show version", "mbox>"); !strings.Contains(seg, "Version") {
+			t.Errorf("after %v: %q", sig, seg)
+		}
+	}
+	tt.line("exit", "")
+	if code := tt.exit(); code != 0 {
+		t.Errorf("exit status %d", code)
 	}
 }

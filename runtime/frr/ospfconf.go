@@ -359,7 +359,10 @@ func desiredState(cfg *config.Config) (*desired, error) {
 			}
 			lines = append(lines, fmt.Sprintf("ip ospf %s %d", v.kw, v.n))
 		}
-		if p.PointToPoint {
+		// A GRE tunnel with a remote end is a point-to-point link in the
+		// kernel (IFF_POINTOPOINT), where point-to-point is FRR's default
+		// network type: FRR accepts the line but never prints it.
+		if p.PointToPoint && !(ifc.Kind == config.KindGRE && ifc.TunnelRemote.IsValid()) {
 			lines = append(lines, "ip ospf network point-to-point")
 		}
 		if len(lines) == 0 {
