@@ -188,11 +188,12 @@ func (g *gen) rule(ch Chain, num int) Rule {
 // iface returns a new interface for c, or nil when the names it tried
 // are taken (the fuzzer's entropy may run out and repeat itself).
 func (g *gen) iface(c *Config) *Interface {
-	i := &Interface{BridgeGroup: -1}
+	i := &Interface{}
 	for try := 0; ; try++ {
 		if try == 8 {
 			return nil
 		}
+		*i = Interface{BridgeGroup: -1} // nothing left from a name already taken
 		switch g.n(6) {
 		case 0, 1:
 			i.Kind, i.Name = KindEthernet, fmt.Sprintf("eth%d", g.n(16))

@@ -124,8 +124,8 @@ func TestMatchErrors(t *testing.T) {
 		reason string // substring of the reason
 	}{
 		{"", Incomplete, 0, "", ""},
-		{"s", Ambiguous, 0, "s", ""},   // show, set, secret
-		{"se", Incomplete, 0, "", ""},  // set; the hidden secret does not make it ambiguous
+		{"s", Ambiguous, 0, "s", ""},  // show, set, secret
+		{"se", Incomplete, 0, "", ""}, // set; the hidden secret does not make it ambiguous
 		{"show", Incomplete, 0, "", ""},
 		{"show interface eth0 extra", Invalid, 3, "", ""},
 		{"show i", Ambiguous, 1, "show i", ""},
