@@ -16,16 +16,20 @@ const (
 
 func (o Op) String() string { return [...]string{"added", "removed", "changed"}[o] }
 
+// MarshalText names the operation in JSON output.
+func (o Op) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
 // Change is one object that differs between two configurations: a block
 // (Kind "interface", Key "interface tun0") or a one-line statement (Kind
 // "firewall-access", Key "firewall-access 12").
 type Change struct {
-	Kind string
-	Key  string
-	Op   Op
+	Kind string `json:"kind"`
+	Key  string `json:"key"`
+	Op   Op     `json:"op"`
 	// Old and New are the object's rendered lines (the header and its
 	// body for blocks); Old is empty when Added, New when Removed.
-	Old, New []string
+	Old []string `json:"old,omitempty"`
+	New []string `json:"new,omitempty"`
 }
 
 // unit is one object of a rendered configuration.

@@ -13,29 +13,29 @@ import (
 // Config is one complete appliance configuration: the candidate or the
 // running config. The zero value is the empty configuration.
 type Config struct {
-	Hostname string
+	Hostname string `json:"hostname,omitempty"`
 
 	// Interfaces in the order they were first configured; Render sorts them.
-	Interfaces []*Interface
+	Interfaces []*Interface `json:"interfaces,omitempty"`
 
-	NameServers    []netip.Addr
-	DefaultGateway netip.Addr // invalid = not set
-	Routes         []Route
+	NameServers    []netip.Addr `json:"name_servers,omitempty"`
+	DefaultGateway netip.Addr   `json:"default_gateway,omitzero"` // invalid = not set
+	Routes         []Route      `json:"routes,omitempty"`
 
-	OSPF *OSPF // nil = no `router ospf`
+	OSPF *OSPF `json:"ospf,omitempty"` // nil = no `router ospf`
 
-	FirewallDisable FirewallDisable
+	FirewallDisable FirewallDisable `json:"firewall_disable,omitzero"`
 	// Rule chains, each kept sorted by Number.
-	FirewallInput  []Rule
-	FirewallAccess []Rule
-	FirewallSNAT   []Rule
-	FirewallDNAT   []Rule
+	FirewallInput  []Rule `json:"firewall_input,omitempty"`
+	FirewallAccess []Rule `json:"firewall_access,omitempty"`
+	FirewallSNAT   []Rule `json:"firewall_snat,omitempty"`
+	FirewallDNAT   []Rule `json:"firewall_dnat,omitempty"`
 
-	IKEPolicies []*IKEPolicy // sorted by Number
-	ESPPolicies []*ESPPolicy // sorted by Number
-	Peers       []*Peer      // in configuration order
+	IKEPolicies []*IKEPolicy `json:"ike_policies,omitempty"` // sorted by Number
+	ESPPolicies []*ESPPolicy `json:"esp_policies,omitempty"` // sorted by Number
+	Peers       []*Peer      `json:"peers,omitempty"`        // in configuration order
 	// IPsec is the `ipsec start|stop` statement.
-	IPsec IPsecService
+	IPsec IPsecService `json:"ipsec"`
 }
 
 // IPsecService is the state of the `ipsec start` / `ipsec stop` statement.
@@ -74,35 +74,43 @@ func (k InterfaceKind) String() string {
 	return "unknown"
 }
 
+// MarshalText names the kind in JSON output.
+func (k InterfaceKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// MarshalText names the service state in JSON output.
+func (s IPsecService) MarshalText() ([]byte, error) {
+	return []byte([...]string{"unset", "start", "stop"}[s]), nil
+}
+
 // Interface is one `interface …` block.
 type Interface struct {
 	// Name is the kernel interface name: eth0, lo, tun0, gre1, vlan10, br0.
-	Name string
-	Kind InterfaceKind
+	Name string        `json:"name"`
+	Kind InterfaceKind `json:"kind"`
 	// VLANParent and VLANID are set for KindVLAN (`interface vlan 1 10` is
 	// VLAN 10 on eth1: VLANParent "eth1", VLANID 10, Name "vlan10").
-	VLANParent string
-	VLANID     int
+	VLANParent string `json:"vlan_parent,omitempty"`
+	VLANID     int    `json:"vlan_id,omitempty"`
 
-	Description string
-	Enabled     bool
-	Addresses   []netip.Prefix // in configuration order
-	MTU         int            // 0 = not set (kernel default)
+	Description string         `json:"description,omitempty"`
+	Enabled     bool           `json:"enabled"`
+	Addresses   []netip.Prefix `json:"addresses,omitempty"` // in configuration order
+	MTU         int            `json:"mtu,omitempty"`       // 0 = not set (kernel default)
 
-	TunnelLocal  netip.Addr // GRE only
-	TunnelRemote netip.Addr // GRE only; invalid = not set
+	TunnelLocal  netip.Addr `json:"tunnel_local,omitzero"`  // GRE only
+	TunnelRemote netip.Addr `json:"tunnel_remote,omitzero"` // GRE only; invalid = not set
 
-	BridgeGroup int // -1 = not a bridge member; N = member of brN
+	BridgeGroup int `json:"bridge_group,omitempty"` // -1 = not a bridge member; N = member of brN
 
-	OSPF InterfaceOSPF
+	OSPF InterfaceOSPF `json:"ospf,omitzero"`
 }
 
 // InterfaceOSPF holds the per-interface `ip ospf …` statements.
 type InterfaceOSPF struct {
-	Cost          int  // 0 = not set
-	PointToPoint  bool // `ip ospf network point-to-point`
-	HelloInterval int  // 0 = not set
-	DeadInterval  int  // 0 = not set
+	Cost          int  `json:"cost,omitempty"`           // 0 = not set
+	PointToPoint  bool `json:"point_to_point,omitempty"` // `ip ospf network point-to-point`
+	HelloInterval int  `json:"hello_interval,omitempty"` // 0 = not set
+	DeadInterval  int  `json:"dead_interval,omitempty"`  // 0 = not set
 }
 
 // HeaderArgs returns the words that follow `interface` in the block header:
@@ -120,12 +128,12 @@ func (i *Interface) HeaderArgs() string {
 // Route is one static route (`ip route …` or `ip default-gateway` is kept
 // apart in Config.DefaultGateway).
 type Route struct {
-	Prefix netip.Prefix
+	Prefix netip.Prefix `json:"prefix,omitzero"`
 	// Exactly one of Via and Dev is set.
-	Via      netip.Addr
-	Dev      string
-	Distance int // 0 = not set (default 1)
-	Remark   string
+	Via      netip.Addr `json:"via,omitzero"`
+	Dev      string     `json:"dev,omitempty"`
+	Distance int        `json:"distance,omitempty"` // 0 = not set (default 1)
+	Remark   string     `json:"remark,omitempty"`
 }
 
 // Key identifies a route: prefix and next hop.
@@ -138,24 +146,24 @@ func (r Route) Key() string {
 
 // OSPF is the `router ospf` block.
 type OSPF struct {
-	RouterID                    netip.Addr
-	Networks                    []OSPFNetwork // in configuration order
-	PassiveInterfaces           []string
-	DefaultInformationOriginate bool
-	RedistributeConnected       bool
-	RedistributeStatic          bool
+	RouterID                    netip.Addr    `json:"router_id,omitzero"`
+	Networks                    []OSPFNetwork `json:"networks,omitempty"` // in configuration order
+	PassiveInterfaces           []string      `json:"passive_interfaces,omitempty"`
+	DefaultInformationOriginate bool          `json:"default_information_originate,omitempty"`
+	RedistributeConnected       bool          `json:"redistribute_connected,omitempty"`
+	RedistributeStatic          bool          `json:"redistribute_static,omitempty"`
 }
 
 // OSPFNetwork is one `network P area N` statement.
 type OSPFNetwork struct {
-	Prefix netip.Prefix
-	Area   int
+	Prefix netip.Prefix `json:"prefix,omitzero"`
+	Area   int          `json:"area,omitempty"`
 }
 
 // FirewallDisable holds the `firewall-disable …` flags.
 type FirewallDisable struct {
-	Access bool // default access rules off
-	Input  bool // default input rules off
+	Access bool `json:"access,omitempty"` // default access rules off
+	Input  bool `json:"input,omitempty"`  // default input rules off
 }
 
 // Chain names one of the four numbered rule lists.
@@ -177,53 +185,53 @@ func (c Chain) Keyword() string {
 // depends on the chain: Action is permit|deny for input/access,
 // overload|exempt|translate for SNAT, translate|redirect|exempt for DNAT.
 type Rule struct {
-	Number    int
-	Action    string
-	Direction string // inbound|outbound|all
-	Interface string // may end in '+' (wildcard); empty = any
-	Proto     string // ip|tcp|udp|icmp; empty = any
-	Src       []string
-	Dst       []string
-	Sport     []string
-	Dport     []string
-	Xsrc      string // SNAT translate
-	Xdst      string // DNAT translate
-	Xdport    string // DNAT translate
-	Remark    string
+	Number    int      `json:"number"`
+	Action    string   `json:"action"`
+	Direction string   `json:"direction"`           // inbound|outbound|all
+	Interface string   `json:"interface,omitempty"` // may end in '+' (wildcard); empty = any
+	Proto     string   `json:"proto,omitempty"`     // ip|tcp|udp|icmp; empty = any
+	Src       []string `json:"src,omitempty"`
+	Dst       []string `json:"dst,omitempty"`
+	Sport     []string `json:"sport,omitempty"`
+	Dport     []string `json:"dport,omitempty"`
+	Xsrc      string   `json:"xsrc,omitempty"`   // SNAT translate
+	Xdst      string   `json:"xdst,omitempty"`   // DNAT translate
+	Xdport    string   `json:"xdport,omitempty"` // DNAT translate
+	Remark    string   `json:"remark,omitempty"`
 }
 
 // IKEPolicy is an `ipsec ike-policy N` block.
 type IKEPolicy struct {
-	Number         int
-	Authentication string // "psk"
-	Encryption     string // AES|AES-192|AES-256|3DES; empty = not set
-	Hash           string // MD5|SHA|SHA-256|SHA-512
-	DHGroup        int
-	Keylife        int // seconds; 0 = not set
-	Version        int // 1 or 2; 0 = not set (IKEv2)
+	Number         int    `json:"number"`
+	Authentication string `json:"authentication,omitempty"` // "psk"
+	Encryption     string `json:"encryption,omitempty"`     // AES|AES-192|AES-256|3DES; empty = not set
+	Hash           string `json:"hash,omitempty"`           // MD5|SHA|SHA-256|SHA-512
+	DHGroup        int    `json:"dh_group,omitempty"`
+	Keylife        int    `json:"keylife,omitempty"` // seconds; 0 = not set
+	Version        int    `json:"version,omitempty"` // 1 or 2; 0 = not set (IKEv2)
 }
 
 // ESPPolicy is an `ipsec esp-policy N` block.
 type ESPPolicy struct {
-	Number     int
-	Encryption string
-	Hash       string
-	PFSGroup   int
-	Keylife    int
+	Number     int    `json:"number"`
+	Encryption string `json:"encryption,omitempty"`
+	Hash       string `json:"hash,omitempty"`
+	PFSGroup   int    `json:"pfs_group,omitempty"`
+	Keylife    int    `json:"keylife,omitempty"`
 }
 
 // Peer is an `ipsec peer ADDR|NAME` block.
 type Peer struct {
-	Name      string     // the header word: an address or a name
-	Local     netip.Addr // `local`
-	LocalID   string
-	RemoteID  string
-	RemoteIP  string // an address or "any"; empty = not set (Name is the address)
-	LocalNet  []netip.Prefix
-	RemoteNet []netip.Prefix
-	IKEPolicy int // 0 = not set
-	ESPPolicy int
-	PSK       string
+	Name      string         `json:"name"`           // the header word: an address or a name
+	Local     netip.Addr     `json:"local,omitzero"` // `local`
+	LocalID   string         `json:"local_id,omitempty"`
+	RemoteID  string         `json:"remote_id,omitempty"`
+	RemoteIP  string         `json:"remote_ip,omitempty"` // an address or "any"; empty = not set (Name is the address)
+	LocalNet  []netip.Prefix `json:"local_net,omitempty"`
+	RemoteNet []netip.Prefix `json:"remote_net,omitempty"`
+	IKEPolicy int            `json:"ike_policy,omitempty"` // 0 = not set
+	ESPPolicy int            `json:"esp_policy,omitempty"`
+	PSK       string         `json:"psk,omitempty"`
 }
 
 // RemoteAddress is the address to reach the peer: remote-ip, else the header

@@ -196,8 +196,8 @@ func TestFilters(t *testing.T) {
 		}
 	}
 	var v map[string]any
-	if err := json.Unmarshal([]byte(exec(t, s, "show running-config | json")), &v); err != nil || v["Hostname"] != "remote" {
-		t.Errorf("show running-config | json: %v %v", err, v["Hostname"])
+	if err := json.Unmarshal([]byte(exec(t, s, "show running-config | json")), &v); err != nil || v["hostname"] != "remote" {
+		t.Errorf("show running-config | json: %v %v", err, v["hostname"])
 	}
 	cfg, err := os.ReadFile(remoteCfg)
 	if err != nil {

@@ -2,6 +2,8 @@ package ipsec
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -330,6 +332,13 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 		stop := context.AfterFunc(ctx, func() { s.Close() })
 		for ev := range ch {
 			d.track.handle(ev)
+			if ev.Name == "ike-updown" && str(ev.Message, "up") == "yes" {
+				for _, name := range ev.Message.Keys() {
+					if _, ours := PeerOfConn(name); ours {
+						d.scheduleDedupe(ctx, name)
+					}
+				}
+			}
 		}
 		stop()
 		s.Close()
@@ -381,4 +390,95 @@ func (d *Driver) resync(ctx context.Context) {
 	if n > 0 {
 		d.logf("ipsec: charon had lost %d connection(s); reloaded", n)
 	}
+}
+
+// scheduleDedupe runs dedupe for a connection a little after one of its
+// IKE_SAs came up (the CHILD_SA is installed by then).
+func (d *Driver) scheduleDedupe(ctx context.Context, conn string) {
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+		if err := d.dedupe(ctx, conn); err != nil {
+			d.logf("ipsec: %s: removing duplicate SAs: %v", conn, err)
+		}
+	}()
+}
+
+// dedupe removes duplicate IKE_SAs of a connection. Two mboxsh peers can
+// both negotiate at the same moment (the lower address retries, traffic
+// on the other end triggers its trap), and charon keeps both SAs: its
+// uniqueness check only covers SAs already established when one completes.
+// Only the end that initiates (the lower address) acts: it keeps its own
+// newest established IKE_SA and deletes the others, so both ends agree.
+func (d *Driver) dedupe(ctx context.Context, conn string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conns, err := d.loadedConns(ctx)
+	if err != nil {
+		return err
+	}
+	var lc *loadedConn
+	for i := range conns {
+		if conns[i].name == conn {
+			lc = &conns[i]
+		}
+	}
+	if lc == nil || lc.responder {
+		return nil
+	}
+	la, err1 := netip.ParseAddr(lc.local)
+	ra, err2 := netip.ParseAddr(lc.remote)
+	if err1 != nil || err2 != nil || !initiates(la, ra) {
+		return nil
+	}
+	m := vici.NewMessage()
+	_ = m.Set("ike", conn)
+	sas, err := d.cl.stream(ctx, "list-sas", "list-sa", m)
+	if err != nil {
+		return err
+	}
+	type ike struct {
+		id          string
+		initiator   bool
+		established int64 // seconds ago
+	}
+	var est []ike
+	for _, msg := range sas {
+		sa, _ := msg.Get(conn).(*vici.Message)
+		if sa == nil || str(sa, "state") != "ESTABLISHED" {
+			continue
+		}
+		est = append(est, ike{str(sa, "uniqueid"), str(sa, "initiator") == "yes", atoi(str(sa, "established"))})
+	}
+	if len(est) < 2 {
+		return nil
+	}
+	keep := -1
+	for i, s := range est {
+		if s.initiator && (keep < 0 || s.established < est[keep].established) {
+			keep = i
+		}
+	}
+	if keep < 0 {
+		return nil
+	}
+	var errs []error
+	for i, s := range est {
+		if i == keep {
+			continue
+		}
+		t := vici.NewMessage()
+		_ = t.Set("ike-id", s.id)
+		_ = t.Set("timeout", fmt.Sprint(terminateTimeout))
+		_ = t.Set("force", "yes")
+		if _, err := d.cl.call(ctx, "terminate", t); err != nil && !isCmdError(err) {
+			errs = append(errs, err)
+			continue
+		}
+		d.logf("ipsec: %s: deleted duplicate IKE_SA #%s", conn, s.id)
+	}
+	return errors.Join(errs...)
 }

@@ -23,23 +23,25 @@ import (
 // TestMain builds mboxsh on the host, then runs every test of the package
 // inside one VM boot.
 func TestMain(m *testing.M) {
-	if !vmlab.InVM() && os.Getenv("MBOXSH_BIN") == "" {
-		dir, err := os.MkdirTemp("", "mboxsh-scenario-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		bin := filepath.Join(dir, "mboxsh")
-		build := exec.Command("go", "build", "-o", bin, "mboxsh/cmd/mboxsh")
-		build.Stdout, build.Stderr = os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			fmt.Fprintf(os.Stderr, "building mboxsh: %v\n", err)
-			os.Exit(1)
-		}
-		os.Setenv("MBOXSH_BIN", bin)
-		defer os.RemoveAll(dir)
+	if vmlab.InVM() || os.Getenv("MBOXSH_BIN") != "" {
+		vmlab.RunTestsInVM(m)
 	}
-	vmlab.RunTestsInVM(m)
+	dir, err := os.MkdirTemp("", "mboxsh-scenario-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin := filepath.Join(dir, "mboxsh")
+	build := exec.Command("go", "build", "-o", bin, "mboxsh/cmd/mboxsh")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "building mboxsh: %v\n", err)
+		os.Exit(1)
+	}
+	os.Setenv("MBOXSH_BIN", bin)
+	code := vmlab.RunTests(m)
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // lab is a topology of namespaces inside the VM.
