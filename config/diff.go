@@ -32,52 +32,72 @@ type Change struct {
 	New []string `json:"new,omitempty"`
 }
 
-// unit is one object of a rendered configuration.
+// unit is one object of a rendered configuration: lines[start:end] of the
+// text, a top-level line and the indented lines below it.
 type unit struct {
-	kind, key string
-	lines     []string
+	kind, key  string
+	start, end int
 }
 
 // units splits a rendered configuration into its objects, in order.
-func units(text string) []unit {
-	var out []unit
-	for _, line := range strings.Split(text, "\n") {
+func units(lines []string) []unit {
+	out := make([]unit, 0, len(lines)/2)
+	for i, line := range lines {
 		if line == "" || line == "!" {
 			continue
 		}
 		if line[0] == ' ' {
 			if n := len(out); n > 0 {
-				out[n-1].lines = append(out[n-1].lines, line)
+				out[n-1].end = i + 1
 			}
 			continue
 		}
 		kind, key := identify(line)
-		out = append(out, unit{kind: kind, key: key, lines: []string{line}})
+		out = append(out, unit{kind: kind, key: key, start: i, end: i + 1})
 	}
 	return out
 }
 
+// words returns the first n blank-separated words of line as one
+// substring (no allocation).
+func words(line string, n int) string {
+	end := 0
+	for w := 0; w < n; w++ {
+		i := strings.IndexByte(line[end:], ' ')
+		if i < 0 {
+			return line
+		}
+		end += i + 1
+	}
+	return line[:end-1]
+}
+
 // identify names the object a top-level line configures.
 func identify(line string) (kind, key string) {
-	f := strings.Fields(line)
-	first := func(n int) string { return strings.Join(f[:min(n, len(f))], " ") }
+	first := words(line, 1)
 	switch {
-	case strings.HasPrefix(f[0], "firewall-disable"):
-		return f[0], line
-	case strings.HasPrefix(f[0], "firewall-"):
-		return f[0], first(2)
-	case f[0] == "interface":
-		return "interface", line
-	case f[0] == "ip" && len(f) > 1 && f[1] == "route":
-		return "ip route", first(5)
-	case f[0] == "ip":
-		return first(2), first(2)
-	case f[0] == "ipsec" && len(f) > 1 && (f[1] == "start" || f[1] == "stop"):
-		return "ipsec service", "ipsec service"
-	case f[0] == "ipsec" || f[0] == "router":
-		return first(2), line
+	case first == "firewall-disable":
+		return first, line
+	case strings.HasPrefix(first, "firewall-"):
+		return first, words(line, 2)
+	case first == "interface":
+		return first, line
+	case first == "ip":
+		two := words(line, 2)
+		if two == "ip route" {
+			return two, words(line, 5)
+		}
+		return two, two
+	case first == "ipsec":
+		two := words(line, 2)
+		if two == "ipsec start" || two == "ipsec stop" {
+			return "ipsec service", "ipsec service"
+		}
+		return two, line
+	case first == "router":
+		return words(line, 2), line
 	}
-	return f[0], f[0]
+	return first, first
 }
 
 // Diff lists the objects that differ between two configurations, in the
@@ -86,8 +106,15 @@ func Diff(from, to *Config) []Change {
 	return diffText(Render(from), Render(to))
 }
 
+// DiffText is Diff of two rendered configurations.
+func DiffText(from, to string) []Change { return diffText(from, to) }
+
 func diffText(a, b string) []Change {
-	ua, ub := units(a), units(b)
+	if a == b {
+		return nil
+	}
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	ua, ub := units(la), units(lb)
 	index := func(us []unit) map[string]int {
 		m := make(map[string]int, len(us))
 		for i, u := range us {
@@ -99,16 +126,16 @@ func diffText(a, b string) []Change {
 	var out []Change
 	for _, u := range ua {
 		if _, ok := ib[u.key]; !ok {
-			out = append(out, Change{Kind: u.kind, Key: u.key, Op: Removed, Old: u.lines})
+			out = append(out, Change{Kind: u.kind, Key: u.key, Op: Removed, Old: la[u.start:u.end]})
 		}
 	}
 	for _, u := range ub {
 		j, ok := ia[u.key]
 		switch {
 		case !ok:
-			out = append(out, Change{Kind: u.kind, Key: u.key, Op: Added, New: u.lines})
-		case !slices.Equal(ua[j].lines, u.lines):
-			out = append(out, Change{Kind: u.kind, Key: u.key, Op: Changed, Old: ua[j].lines, New: u.lines})
+			out = append(out, Change{Kind: u.kind, Key: u.key, Op: Added, New: lb[u.start:u.end]})
+		case !slices.Equal(la[ua[j].start:ua[j].end], lb[u.start:u.end]):
+			out = append(out, Change{Kind: u.kind, Key: u.key, Op: Changed, Old: la[ua[j].start:ua[j].end], New: lb[u.start:u.end]})
 		}
 	}
 	return out

@@ -43,6 +43,7 @@ func (s *Session) validate(out *Output) error {
 // Commit validates the candidate, applies it to the system (all or
 // nothing), then stores it as the running configuration and archives it.
 func (s *Session) Commit(opt CommitOptions, out *Output) error {
+	start := time.Now()
 	if err := s.validate(out); err != nil {
 		return err
 	}
@@ -62,7 +63,9 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 			s.Infof("Commit confirmed: the automatic rollback is cancelled.\n")
 		}
 	}
-	changes := config.Diff(s.Running, s.Cand)
+	prevText := s.runningRendered()
+	text := config.Render(s.Cand)
+	changes := config.DiffText(prevText, text)
 	var drivers []runtime.Driver
 	if s.Backend != nil {
 		var err error
@@ -77,7 +80,6 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 		s.Dirty = false
 		return nil
 	}
-	start := time.Now()
 	var res *runtime.Result
 	if len(drivers) > 0 {
 		var err error
@@ -96,9 +98,9 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 			return &LineError{Msg: "% Commit failed: " + err.Error(), Col: -1}
 		}
 	}
-	prevText := config.Render(s.Running)
-	text := config.Render(s.Cand)
-	if s.Store != nil {
+	// A commit that changed nothing (it may still have repaired drift)
+	// leaves the state directory alone.
+	if s.Store != nil && (len(changes) > 0 || opt.ConfirmMinutes > 0) {
 		if opt.ConfirmMinutes > 0 {
 			p := persist.Pending{
 				Deadline: time.Now().Add(time.Duration(opt.ConfirmMinutes) * s.confirmUnit()),
@@ -116,6 +118,7 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 		}
 	}
 	s.Running = s.Cand.Clone()
+	s.runningOf, s.runningText = s.Running, text
 	s.Cand = s.Running.Clone()
 	s.Ed.Reset(s.Cand)
 	s.Dirty = false

@@ -111,10 +111,17 @@ func (s *Session) markEdited() {
 	if s.Dirty {
 		return
 	}
+	run := s.runningRendered()
+	s.Dirty = len(run) > cleanCheckMax || config.Render(s.Cand) != run
+}
+
+// runningRendered is the running configuration's text, rendered once per
+// running configuration.
+func (s *Session) runningRendered() string {
 	if s.runningOf != s.Running {
 		s.runningOf, s.runningText = s.Running, config.Render(s.Running)
 	}
-	s.Dirty = len(s.runningText) > cleanCheckMax || config.Render(s.Cand) != s.runningText
+	return s.runningText
 }
 
 // New starts a session on the running configuration stored in opts.Store.
