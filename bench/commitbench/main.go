@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -59,7 +60,7 @@ func main() {
 	r.Dport = []string{"65000"}
 	config.SetRule(changed, config.ChainAccess, r)
 
-	var full, one, noop, ipFloor, nftFloor time.Duration
+	var full, one, noop, ipFloor, nftFloor, oneIn, noopIn time.Duration
 	var rss int64
 	for i := 0; i < *runs; i++ {
 		ns := b.namespace()
@@ -70,6 +71,10 @@ func main() {
 		one = best(one, d)
 		d, _ = b.commit(ns, state, "configure replace "+b.write("changed.cfg", config.Render(changed)))
 		noop = best(noop, d)
+		// Inside one session, as an operator commits: the drivers stay
+		// open between commits.
+		o, n := b.session(ns, state, changed.FirewallAccess[len(changed.FirewallAccess)/3])
+		oneIn, noopIn = best(oneIn, o), best(noopIn, n)
 		b.remove(ns)
 
 		floorNS := b.namespace()
@@ -86,8 +91,11 @@ func main() {
 	fmt.Printf("%-44s %12s %12s\n", "  floor: nft -f (the same ruleset)", "", ms(nftFloor))
 	fmt.Printf("%-44s %12s\n", "one-rule change (whole process)", ms(one))
 	fmt.Printf("%-44s %12s\n", "no-op commit (whole process)", ms(noop))
+	fmt.Printf("%-44s %12s\n", "one-rule change (commit in a session)", ms(oneIn))
+	fmt.Printf("%-44s %12s\n", "no-op commit (commit in a session)", ms(noopIn))
 	fmt.Printf("%-44s %9.1f MB\n", "peak resident memory of mboxsh", float64(rss)/1024)
-	fmt.Println("\nwhole process = mboxsh start, parse of the stored running config and of the file, validation,")
+	fmt.Println("\ncommit in a session = what `commit` reports: validation, diff, kernel read-back, changes, state write.")
+	fmt.Println("whole process = mboxsh start, parse of the stored running config and of the file, validation,")
 	fmt.Println("kernel read-back, the changes, the state-directory write (fsync) and the archive.")
 }
 
@@ -146,6 +154,33 @@ func (b *bench) commit(ns, state, line string) (time.Duration, int64) {
 		rss = ru.Maxrss
 	}
 	return d, rss
+}
+
+// session runs one mboxsh that commits three one-rule changes and three
+// no-op commits, and returns the best time `commit` reported for each kind.
+func (b *bench) session(ns, state string, r config.Rule) (one, noop time.Duration) {
+	args := []string{"--netns", ns, "--state-dir", state, "-c", "configure"}
+	for i := 0; i < 3; i++ {
+		r.Dport = []string{fmt.Sprint(64000 + i)}
+		args = append(args, "-c", config.RuleText(config.ChainAccess, r), "-c", "commit")
+	}
+	args = append(args, "-c", "commit", "-c", "commit", "-c", "commit", "-c", "end")
+	out, err := exec.Command(b.bin, args...).CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mboxsh session: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	re := regexp.MustCompile(`Commit complete: (\d+) change\(s\).* in ([0-9.]+[µm]?s)\.`)
+	for _, m := range re.FindAllStringSubmatch(string(out), -1) {
+		d, err := time.ParseDuration(m[2])
+		check(err)
+		if m[1] == "0" {
+			noop = best(noop, d)
+		} else {
+			one = best(one, d)
+		}
+	}
+	return one, noop
 }
 
 // ipBatch loads the links, addresses and routes of cfg with `ip -batch`.
