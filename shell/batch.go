@@ -22,13 +22,45 @@ type Line struct {
 // keepGoing. Uncommitted changes left at the end are discarded and count
 // as an error. It returns the number of errors.
 func (s *Session) RunBatch(lines []Line, keepGoing bool) int {
+	i := 0
+	return s.runBatch(func() (Line, bool, error) {
+		if i == len(lines) {
+			return Line{}, false, nil
+		}
+		i++
+		return lines[i-1], true, nil
+	}, keepGoing)
+}
+
+// RunBatchReader is RunBatch for lines read from r as they arrive (a pipe
+// from a program that waits for each answer works).
+func (s *Session) RunBatchReader(r io.Reader, file string, keepGoing bool) int {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	n := 0
+	return s.runBatch(func() (Line, bool, error) {
+		if !sc.Scan() {
+			return Line{}, false, sc.Err()
+		}
+		n++
+		return Line{Text: strings.TrimSuffix(sc.Text(), "\r"), File: file, No: n}, true, nil
+	}, keepGoing)
+}
+
+func (s *Session) runBatch(next func() (Line, bool, error), keepGoing bool) int {
 	errs := 0
-	for _, l := range lines {
-		if s.Exit {
+	for !s.Exit {
+		l, ok, err := next()
+		if err != nil {
+			fmt.Fprintf(s.Err, "%% %s: %v\n", l.File, err)
+			errs++
+			break
+		}
+		if !ok {
 			break
 		}
 		s.Pos.File, s.Pos.Line = l.File, l.No
-		err := s.Exec(l.Text, s.Out)
+		err = s.Exec(l.Text, s.Out)
 		if err == nil {
 			continue
 		}
@@ -63,15 +95,4 @@ func (s *Session) reportBatchError(l Line, err error) {
 	if le.Col >= 0 {
 		fmt.Fprintf(s.Err, "  %s\n  %s^\n", strings.TrimRight(l.Text, "\r\n"), strings.Repeat(" ", le.Col))
 	}
-}
-
-// ReadLines splits a reader into batch lines.
-func ReadLines(r io.Reader, file string) ([]Line, error) {
-	var out []Line
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		out = append(out, Line{Text: strings.TrimSuffix(sc.Text(), "\r"), File: file, No: n})
-	}
-	return out, sc.Err()
 }

@@ -126,32 +126,27 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	var lines []shell.Line
+	var errs int
 	switch {
 	case len(o.cmds) > 0:
+		var lines []shell.Line
 		for i, c := range o.cmds {
 			lines = append(lines, shell.Line{Text: c, File: "-c", No: i + 1})
 		}
+		errs = sess.RunBatch(lines, o.keepGoing)
 	case o.file != "":
 		f, err := os.Open(o.file)
 		if err != nil {
 			fmt.Fprintf(stderr, "%% %v\n", err)
 			return 2
 		}
-		lines, err = shell.ReadLines(f, o.file)
+		errs = sess.RunBatchReader(f, o.file, o.keepGoing)
 		f.Close()
-		if err != nil {
-			fmt.Fprintf(stderr, "%% %s: %v\n", o.file, err)
-			return 2
-		}
 	default:
-		lines, err = shell.ReadLines(stdin, "-")
-		if err != nil {
-			fmt.Fprintf(stderr, "%% stdin: %v\n", err)
-			return 2
-		}
+		// Lines run as they arrive: a program may wait for each answer.
+		errs = sess.RunBatchReader(stdin, "-", o.keepGoing)
 	}
-	if sess.RunBatch(lines, o.keepGoing) > 0 {
+	if errs > 0 {
 		return 1
 	}
 	return 0
