@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -27,6 +28,9 @@ var ErrOffline = errors.New("% Not available in offline mode (no kernel is touch
 // error when there are errors.
 func (s *Session) validate(out *Output) error {
 	diags := config.Validate(s.Cand, nil)
+	if c, ok := s.Backend.(Checker); ok {
+		diags = append(diags, dedupeDiags(diags, c.Check(s.Context(), s.Cand))...)
+	}
 	errs := 0
 	for _, d := range diags {
 		if d.Severity == config.SevError {
@@ -38,6 +42,31 @@ func (s *Session) validate(out *Output) error {
 		return &LineError{Msg: fmt.Sprintf("%% Commit aborted: %d error(s) in the candidate configuration", errs), Col: -1}
 	}
 	return nil
+}
+
+// Checker is a Backend that can also validate a configuration against the
+// live system (installed algorithms, lock-out risks).
+type Checker interface {
+	Check(ctx context.Context, cfg *config.Config) []config.Diagnostic
+}
+
+// dedupeDiags drops findings of extra that have the same message as one
+// in have (the system check repeats some of the model's own).
+func dedupeDiags(have, extra []config.Diagnostic) []config.Diagnostic {
+	var out []config.Diagnostic
+	for _, e := range extra {
+		dup := false
+		for _, h := range have {
+			if strings.Contains(h.Msg, e.Msg) || strings.Contains(e.Msg, h.Msg) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Commit validates the candidate, applies it to the system (all or

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"mboxsh/config"
 	"mboxsh/runtime"
 	"mboxsh/runtime/frr"
 	"mboxsh/runtime/ipsec"
@@ -153,4 +154,24 @@ func isNil(d runtime.Driver) bool {
 		return x == nil
 	}
 	return false
+}
+
+// Check adds what only the live system can tell to the configuration's
+// validation: whether the installed strongSwan can do the IPsec
+// proposals, and firewall settings that would lock operators out.
+func (s *System) Check(ctx context.Context, cfg *config.Config) []config.Diagnostic {
+	var out []config.Diagnostic
+	if ike, err := s.IPsec(); err == nil {
+		for _, is := range ike.Check(ctx, cfg) {
+			sev := config.SevError
+			if is.Warning {
+				sev = config.SevWarning
+			}
+			out = append(out, config.Diagnostic{Severity: sev, Path: is.Stmt, Msg: is.Msg})
+		}
+	}
+	for _, w := range nft.Warnings(cfg) {
+		out = append(out, config.Diagnostic{Severity: config.SevWarning, Path: "firewall-disable input", Msg: w})
+	}
+	return out
 }
