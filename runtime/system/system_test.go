@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mboxsh/internal/linediff"
 	"os"
 	"os/exec"
 	"regexp"
@@ -169,7 +170,7 @@ func TestFaultInjection(t *testing.T) {
 		}
 		if after := kernelState(t, ns); after != before {
 			t.Fatalf("step %d/%d (%s: %s) failed, and the kernel differs from before the commit:\n%s",
-				fail, steps, failed.Stmt, failed.Desc, lineDiff(before, after))
+				fail, steps, failed.Stmt, failed.Desc, linediff.Diff(before, after))
 		}
 	}
 	// And the commit itself succeeds and is then a no-op.
@@ -186,28 +187,4 @@ func TestFaultInjection(t *testing.T) {
 		}
 	}
 	t.Logf("%d steps, each failed in turn, kernel restored every time", steps)
-}
-
-func lineDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	in := func(xs []string, x string) bool {
-		for _, y := range xs {
-			if y == x {
-				return true
-			}
-		}
-		return false
-	}
-	var out strings.Builder
-	for _, l := range al {
-		if !in(bl, l) {
-			out.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range bl {
-		if !in(al, l) {
-			out.WriteString("+ " + l + "\n")
-		}
-	}
-	return out.String()
 }

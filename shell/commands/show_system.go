@@ -39,11 +39,7 @@ func Show(sys *system.System) []*shell.Command {
 			Syntax: "show interface [<ifname:IFNAME>]", Levels: user,
 			Help: h("interface", "Interface status and counters", "ifname", "Interface name"),
 			Run: need(func(ctx context.Context, s *shell.Session, a grammar.Args, out *shell.Output) error {
-				nl, err := sys.Netlink()
-				if err != nil {
-					return err
-				}
-				st, err := nl.Interfaces(ctx, s.Running)
+				st, err := interfaceStatus(ctx, sys, s)
 				if err != nil {
 					return err
 				}
@@ -64,11 +60,7 @@ func Show(sys *system.System) []*shell.Command {
 			Syntax: "show ip interface brief", Levels: user,
 			Help: h("interface", "Interface status and counters", "brief", "One line per interface"),
 			Run: need(func(ctx context.Context, s *shell.Session, a grammar.Args, out *shell.Output) error {
-				nl, err := sys.Netlink()
-				if err != nil {
-					return err
-				}
-				st, err := nl.Interfaces(ctx, s.Running)
+				st, err := interfaceStatus(ctx, sys, s)
 				if err != nil {
 					return err
 				}
@@ -283,6 +275,14 @@ func Show(sys *system.System) []*shell.Command {
 			}),
 		},
 	}
+}
+
+func interfaceStatus(ctx context.Context, sys *system.System, s *shell.Session) ([]netlink.InterfaceStatus, error) {
+	nl, err := sys.Netlink()
+	if err != nil {
+		return nil, err
+	}
+	return nl.Interfaces(ctx, s.Running)
 }
 
 func ipsecStatus(ctx context.Context, sys *system.System, peer string) (*ipsec.Status, error) {

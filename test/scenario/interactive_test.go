@@ -3,6 +3,7 @@ package scenario
 import (
 	"bytes"
 	"fmt"
+	"mboxsh/internal/linediff"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,32 +179,8 @@ func TestInteractiveSite(t *testing.T) {
 			return fmt.Errorf("%v\n%s", err, out)
 		}
 		if batch := l.kernelView(remote.name); batch != interactive {
-			return fmt.Errorf("kernel state differs between the interactive and the batch path:\n%s", lineDiff(interactive, batch))
+			return fmt.Errorf("kernel state differs between the interactive and the batch path:\n%s", linediff.Diff(interactive, batch))
 		}
 		return nil
 	})
-}
-
-func lineDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	has := func(xs []string, x string) bool {
-		for _, y := range xs {
-			if y == x {
-				return true
-			}
-		}
-		return false
-	}
-	var out strings.Builder
-	for _, l := range al {
-		if !has(bl, l) {
-			out.WriteString("- " + l + "\n")
-		}
-	}
-	for _, l := range bl {
-		if !has(al, l) {
-			out.WriteString("+ " + l + "\n")
-		}
-	}
-	return out.String()
 }
