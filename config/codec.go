@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,6 +148,7 @@ type Editor struct {
 	// uniqueRules (set when a file is parsed) makes a rule number that is
 	// already defined an error, where a session would replace the rule.
 	uniqueRules bool
+	match       grammar.Match // scratch space for applyIn
 }
 
 // dupRuleError is a rule number defined twice in one file.
@@ -229,13 +231,16 @@ func furtherThan(a, b error) bool {
 
 func (e *Editor) applyIn(m Mode, toks []grammar.Token) (*grammar.Match, error) {
 	set := e.G.sets[m]
-	match, err := set.Match(toks)
+	match := &e.match // reused line after line: statements copy what they keep
+	err := set.MatchInto(toks, match)
 	if err == nil {
 		switch match.Cmd.Data.(type) {
 		case *Statement, Negation:
 			return nil, e.run(m, match, toks)
 		}
-		return match, nil
+		ext := *match
+		ext.Args = slices.Clone(match.Args)
+		return &ext, nil
 	}
 	// The one-line form: header, then the block's statements.
 	hm, herr := set.MatchPrefix(toks, func(c *grammar.Command) bool {

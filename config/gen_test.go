@@ -59,17 +59,15 @@ func (g *gen) addr() netip.Addr {
 
 // hostPrefix is an interface address: not the network address unless /31 or /32.
 func (g *gen) hostPrefix() netip.Prefix {
-	for {
-		bits := pick(g, 8, 16, 24, 24, 24, 29, 30, 31, 32, g.n(33))
-		p := netip.PrefixFrom(g.addr(), bits)
-		if bits >= 31 || p.Addr() != p.Masked().Addr() {
-			return p
-		}
-		// fall back to a host address in the same network
-		a := p.Masked().Addr().As4()
-		a[3] |= 1
-		return netip.PrefixFrom(netip.AddrFrom4(a), bits)
+	bits := pick(g, 8, 16, 24, 24, 24, 29, 30, 31, 32, g.n(33))
+	p := netip.PrefixFrom(g.addr(), bits)
+	if bits >= 31 || p.Addr() != p.Masked().Addr() {
+		return p
 	}
+	// the network address: take a host address in the same network
+	a := p.Masked().Addr().As4()
+	a[3] |= 1
+	return netip.PrefixFrom(netip.AddrFrom4(a), bits)
 }
 
 func (g *gen) netPrefix() netip.Prefix {

@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,12 +20,11 @@ type Command struct {
 	// Data is the caller's payload (what to do when the command matches).
 	Data any
 
-	root   *node
-	entry  *state
-	first  []string // possible first keywords, for dispatch
-	set    *Set
-	index  int // position in set.cmds: the earlier declared wins
-	helpOf map[string]string
+	root  *node
+	entry *state
+	first []string // possible first keywords, for dispatch
+	set   *Set
+	index int // position in set.cmds: the earlier declared wins
 }
 
 // Arg is one captured keyword or value.
@@ -72,6 +72,7 @@ const (
 
 type state struct {
 	kind stateKind
+	bit  int8 // n.bit, here to save a pointer hop
 	n    *node
 	out  []*state
 	cmd  *Command
@@ -242,9 +243,9 @@ func walk(n *node, f func(*node)) {
 func compileNode(n *node, next *state, c *Command) *state {
 	switch n.kind {
 	case nKeyword:
-		return &state{kind: stTok, n: n, out: []*state{next}, cmd: c}
+		return &state{kind: stTok, n: n, bit: int8(n.bit), out: []*state{next}, cmd: c}
 	case nValue:
-		st := &state{kind: stTok, n: n, out: []*state{next}, cmd: c}
+		st := &state{kind: stTok, n: n, bit: int8(n.bit), out: []*state{next}, cmd: c}
 		for _, t := range n.types {
 			if t.kind == tLine {
 				more := &state{kind: stLineMore, n: n, out: []*state{next}, cmd: c}
@@ -315,15 +316,18 @@ func (c *capture) has(name string) bool {
 	return false
 }
 
-func (c *capture) args() Args {
+func (c *capture) args() Args { return c.appendArgs(nil) }
+
+// appendArgs appends the captures, in input order, to a.
+func (c *capture) appendArgs(a Args) Args {
 	n := 0
 	for x := c; x != nil; x = x.next {
 		n++
 	}
-	a := make(Args, n)
-	for x := c; x != nil; x = x.next {
-		n--
-		a[n] = Arg{x.name, x.val}
+	a = slices.Grow(a, n)[:len(a)+n]
+	for x, k := c, len(a); x != nil; x = x.next {
+		k--
+		a[k] = Arg{x.name, x.val}
 	}
 	return a
 }
@@ -340,18 +344,21 @@ type thread struct {
 }
 
 // taken reports whether the thread has captured the name of n already.
-func (t *thread) taken(n *node) bool {
-	if n.bit < 0 {
-		return t.caps.has(n.word)
+// taken reports whether the thread, at a token state, has captured the
+// state's name already.
+func (t *thread) taken() bool {
+	if t.st.bit < 0 {
+		return t.caps.has(t.st.n.word)
 	}
-	return t.used&(1<<n.bit) != 0
+	return t.used&(1<<t.st.bit) != 0
 }
 
-func (t *thread) mark(n *node) uint64 {
-	if n.bit < 0 {
+// mark is t.used with the name of its token state added.
+func (t *thread) mark() uint64 {
+	if t.st.bit < 0 {
 		return t.used
 	}
-	return t.used | 1<<n.bit
+	return t.used | 1<<t.st.bit
 }
 
 // ErrorKind classifies a match failure as IOS does.
@@ -481,7 +488,7 @@ func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
 	if !tok.Quoted {
 		for i := range ts {
 			t := &ts[i]
-			if t.st.kind != stTok || t.taken(t.st.n) {
+			if t.st.kind != stTok || t.taken() {
 				continue // a word already used cannot be meant
 			}
 			p := &vis
@@ -532,10 +539,10 @@ func (m *matcher) step(tok Token) (ok, ambiguous bool, reason string) {
 			}
 		case stTok:
 			n := t.st.n
-			if t.taken(n) {
+			if t.taken() {
 				continue // each keyword and value at most once
 			}
-			used := t.mark(n)
+			used := t.mark()
 			if n.kind == nKeyword {
 				if kwOK(n.lword) {
 					c := m.capture(n.word, n.word, t.caps)
@@ -654,24 +661,45 @@ func joinTokens(toks []Token) string {
 // Match matches the whole token list against the set. When several
 // commands match, the one declared first wins.
 func (s *Set) Match(toks []Token) (*Match, error) {
+	r := &Match{}
+	if err := s.MatchInto(toks, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// MatchInto is Match filling in *r, whose Args slice it reuses: a caller
+// matching many lines in turn (a file parser) allocates nothing for the
+// result. On error *r is unchanged.
+func (s *Set) MatchInto(toks []Token, r *Match) error {
 	if len(toks) == 0 {
-		return nil, &Error{Kind: Incomplete}
+		return &Error{Kind: Incomplete}
 	}
 	m := getMatcher()
 	defer m.release()
 	m.start(s, toks)
 	for i, tok := range toks {
 		if ok, amb, reason := m.step(tok); !ok {
-			return nil, s.fail(toks, i, amb, reason)
+			return s.fail(toks, i, amb, reason)
 		}
 	}
-	if r := best(m.ts, len(toks)); r != nil {
-		return r, nil
+	if b := bestThread(m.ts); b != nil {
+		r.Cmd, r.Args, r.End = b.st.cmd, b.caps.appendArgs(r.Args[:0]), len(toks)
+		return nil
 	}
-	return nil, &Error{Kind: Incomplete, Token: len(toks), Input: joinTokens(toks)}
+	return &Error{Kind: Incomplete, Token: len(toks), Input: joinTokens(toks)}
 }
 
 func best(ts []thread, end int) *Match {
+	b := bestThread(ts)
+	if b == nil {
+		return nil
+	}
+	return &Match{Cmd: b.st.cmd, Args: b.caps.args(), End: end}
+}
+
+// bestThread is the accepting thread of the command declared first.
+func bestThread(ts []thread) *thread {
 	var b *thread
 	for i := range ts {
 		t := &ts[i]
@@ -679,10 +707,7 @@ func best(ts []thread, end int) *Match {
 			b = t
 		}
 	}
-	if b == nil {
-		return nil
-	}
-	return &Match{Cmd: b.st.cmd, Args: b.caps.args(), End: end}
+	return b
 }
 
 // MatchPrefix matches the longest leading run of tokens that forms a
@@ -769,7 +794,7 @@ func (s *Set) Help(toks []Token, partial string) ([]HelpItem, error) {
 			}
 		case stTok:
 			n := t.st.n
-			if t.taken(n) {
+			if t.taken() {
 				continue
 			}
 			if n.kind == nKeyword {
@@ -833,7 +858,7 @@ func (s *Set) Candidates(toks []Token, partial string) (words []string, slots []
 			continue
 		}
 		n := t.st.n
-		if t.taken(n) {
+		if t.taken() {
 			continue
 		}
 		for _, w := range literals(n) {
