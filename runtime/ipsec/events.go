@@ -310,17 +310,9 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 			case <-time.After(time.Second):
 			}
 		}
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		s, _, err := dialVici(dctx, path)
-		cancel()
+		ch, closeAll, err := eventSessions(ctx, path)
 		if err != nil {
 			d.restartCharon(ctx)
-			continue
-		}
-		ch := make(chan vici.Event, 1024)
-		s.NotifyEvents(ch)
-		if err := s.Subscribe("ike-updown", "child-updown", "log"); err != nil {
-			s.Close()
 			continue
 		}
 		if connected {
@@ -329,7 +321,7 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 			d.resync(ctx)
 		}
 		connected = true
-		stop := context.AfterFunc(ctx, func() { s.Close() })
+		stop := context.AfterFunc(ctx, closeAll)
 		for ev := range ch {
 			d.track.handle(ev)
 			if ev.Name == "ike-updown" && str(ev.Message, "up") == "yes" {
@@ -341,11 +333,64 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 			}
 		}
 		stop()
-		s.Close()
+		closeAll()
 		if ctx.Err() == nil {
 			d.logf("ipsec: lost the VICI event session to charon at %s; reconnecting", path)
 		}
 	}
+}
+
+// eventSessions opens one VICI session per event type and merges their
+// events. One type per session: govici v0.8.1 holds its event lock while it
+// waits for a subscription's confirmation, and its reader blocks on that
+// lock when an event of an already subscribed type arrives meanwhile, a
+// deadlock (seen with Subscribe("ike-updown", "child-updown", "log")).
+// The merged channel is closed when any session ends.
+func eventSessions(ctx context.Context, path string) (<-chan vici.Event, func(), error) {
+	var sessions []*vici.Session
+	var once sync.Once
+	closeAll := func() {
+		once.Do(func() {
+			for _, s := range sessions {
+				s.Close()
+			}
+		})
+	}
+	var chans []chan vici.Event
+	for _, typ := range []string{"log", "ike-updown", "child-updown"} {
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		s, _, err := dialVici(dctx, path)
+		cancel()
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		sessions = append(sessions, s)
+		ch := make(chan vici.Event, 512)
+		s.NotifyEvents(ch)
+		if err := s.Subscribe(typ); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		chans = append(chans, ch)
+	}
+	out := make(chan vici.Event, 1024)
+	var wg sync.WaitGroup
+	for _, ch := range chans {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ev := range ch {
+				out <- ev
+			}
+			closeAll() // one ended: charon went away; end them all
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(out)
+	}()
+	return out, closeAll, nil
 }
 
 // restartCharon starts again a charon mboxsh owns that died while this
@@ -474,8 +519,10 @@ func (d *Driver) dedupe(ctx context.Context, conn string) error {
 		_ = t.Set("ike-id", s.id)
 		_ = t.Set("timeout", fmt.Sprint(terminateTimeout))
 		_ = t.Set("force", "yes")
-		if _, err := d.cl.call(ctx, "terminate", t); err != nil && !isCmdError(err) {
-			errs = append(errs, err)
+		if _, err := d.cl.call(ctx, "terminate", t); err != nil {
+			if !isCmdError(err) { // a command error: already gone
+				errs = append(errs, err)
+			}
 			continue
 		}
 		d.logf("ipsec: %s: deleted duplicate IKE_SA #%s", conn, s.id)

@@ -360,3 +360,16 @@ func TestHostProposalMismatch(t *testing.T) {
 		t.Logf("%s: %s [%s]", s.Name, p.Reason.Text, p.Reason.Log)
 	}
 }
+
+// BenchmarkHostPlanUnchanged: a commit that leaves IPsec alone still asks
+// charon whether it has the connections (to re-assert lost ones).
+func BenchmarkHostPlanUnchanged(b *testing.B) {
+	l := ipseclab.New(b, ipseclab.Options{})
+	l.HQ.Apply(b, l.HQ.Cfg)
+	ctx := context.Background()
+	for b.Loop() {
+		if steps, err := l.HQ.Drv.Plan(ctx, l.HQ.Cfg, l.HQ.Cfg); err != nil || len(steps) != 0 {
+			b.Fatal(steps, err)
+		}
+	}
+}

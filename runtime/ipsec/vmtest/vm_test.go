@@ -263,9 +263,11 @@ func TestVMGREOverIPsec(t *testing.T) {
 	}
 	ipseclab.AssertSecretHidden(t, psk, l.HQ.RunDir, l.Remote.RunDir)
 	for _, s := range l.Sites() {
-		if logs := s.Logs.String(); strings.Contains(logs, psk) || strings.Contains(logs, wrong) {
+		logs := s.Logs.String()
+		if strings.Contains(logs, psk) || strings.Contains(logs, wrong) {
 			t.Errorf("%s: the driver logged a PSK", s.Name)
 		}
+		t.Logf("%s driver log:\n%s", s.Name, logs)
 	}
 }
 
