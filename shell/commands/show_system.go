@@ -203,6 +203,9 @@ func Show(sys *system.System) []*shell.Command {
 				if err != nil {
 					return err
 				}
+				if gw := s.Running.DefaultGateway; gw.IsValid() {
+					st.Gateway = gw.String()
+				}
 				if err := ipsec.RenderStatus(out, st); err != nil {
 					return err
 				}
