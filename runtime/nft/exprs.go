@@ -43,10 +43,15 @@ const udataVersion = 1
 // own TLV (version, 12-byte fingerprint, rule text).
 func (ir *ruleIR) userData() []byte {
 	ud := userdata.AppendString(nil, userdata.TypeComment, ir.key)
-	room := 255 - 1 - len(ir.digest)
+	// The kernel takes at most NFT_USERDATA_MAXLEN (256) bytes of userdata
+	// in all: the comment TLV, then our TLV (2-byte header, version,
+	// digest, text). A longer text (a rule with a long address list) is
+	// cut; the digest still identifies the rule exactly.
+	const maxUserData = 256
+	room := min(255, maxUserData-len(ud)-2) - 1 - len(ir.digest)
 	text := ir.text
 	if len(text) > room {
-		text = text[:room-3] + "..."
+		text = text[:max(room-3, 0)] + "..."
 	}
 	own := make([]byte, 0, 1+len(ir.digest)+len(text))
 	own = append(own, udataVersion)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -576,6 +578,26 @@ func TestAdjacentPrefixes(t *testing.T) {
 	script, _ := d.Ruleset(cfg)
 	if ref := reference(t, script); ref != got {
 		t.Fatalf("nft:\n%s\ndriver:\n%s", ref, got)
+	}
+	noDrift(t, d, cfg)
+}
+
+// TestLongRuleText: a rule whose text is longer than the kernel's userdata
+// limit (the default GRE rule of 100 tunnels lists 100 remotes) is still
+// accepted, and an unchanged commit afterwards is a no-op.
+func TestLongRuleText(t *testing.T) {
+	ns := newNS(t)
+	d := newDriver(t, ns)
+	cfg := &config.Config{}
+	for i := 0; i < 100; i++ {
+		cfg.Interfaces = append(cfg.Interfaces, &config.Interface{
+			Name: fmt.Sprintf("tun%d", i), Kind: config.KindGRE, BridgeGroup: -1,
+			TunnelLocal: addr("198.51.100.2"), TunnelRemote: netip.AddrFrom4([4]byte{198, 51, 101, byte(1 + i)}),
+		})
+	}
+	commit(t, d, &configEmpty, cfg)
+	if res := commit(t, d, cfg, cfg); len(res.Steps) != 0 {
+		t.Fatalf("second commit planned %v", stepNames(res.Steps))
 	}
 	noDrift(t, d, cfg)
 }
