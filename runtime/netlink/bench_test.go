@@ -58,8 +58,9 @@ func ipBatch(c *config.Config) (up, down string) {
 	return u.String(), d.String()
 }
 
-func benchNS(b *testing.B, tag string) (*nltest.NS, *nl.Driver) {
+func benchNS(b testing.TB, tag string) (*nltest.NS, *nl.Driver) {
 	ns := nltest.NewNS(b, tag)
+	ns.NoDAD() // no IPv6 address changes a second after a commit
 	var names []string
 	for i := range benchNICs {
 		names = append(names, fmt.Sprintf("eth%d", i))
@@ -158,5 +159,90 @@ func BenchmarkDrift(b *testing.B) {
 		if lines, err := d.Drift(ctx, cfg); err != nil || len(lines) != 0 {
 			b.Fatalf("drift: %v %v", lines, err)
 		}
+	}
+}
+
+// BenchmarkPlanNoChangeCached plans an applied configuration of benchNICs
+// interfaces and benchRoutes routes again while nothing changes: after the
+// first plan, the driver reuses the addresses and routes it read (the state
+// cache) and reads only the links and sysctls. It fails if a plan reads the
+// whole state.
+func BenchmarkPlanNoChangeCached(b *testing.B) {
+	cfg := benchConfig()
+	_, d := benchNS(b, "bench-c")
+	ctx := context.Background()
+	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	settle(b, d, cfg) // the commit's own changes invalidated the cache
+	reads := nl.StateReads(d)
+	b.ResetTimer()
+	for range b.N {
+		steps, err := d.Plan(ctx, cfg, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(steps) != 0 {
+			b.Fatalf("%d steps, want 0", len(steps))
+		}
+	}
+	b.StopTimer()
+	if n := nl.StateReads(d) - reads; n != 0 {
+		b.Fatalf("%d reads of the kernel state during %d cached plans", n, b.N)
+	}
+}
+
+// BenchmarkPlanNoChangeUncached is BenchmarkPlanNoChangeCached with the
+// cache dropped before every plan: each plan subscribes and reads the whole
+// state, as a plan after any change does.
+func BenchmarkPlanNoChangeUncached(b *testing.B) {
+	cfg := benchConfig()
+	_, d := benchNS(b, "bench-u")
+	ctx := context.Background()
+	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	reads := nl.StateReads(d)
+	b.ResetTimer()
+	for range b.N {
+		nl.SetEventBuffer(d, 0) // drops the cache
+		steps, err := d.Plan(ctx, cfg, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(steps) != 0 {
+			b.Fatalf("%d steps, want 0", len(steps))
+		}
+	}
+	b.StopTimer()
+	if n := nl.StateReads(d) - reads; n != uint64(b.N) {
+		b.Fatalf("%d reads of the kernel state during %d uncached plans", n, b.N)
+	}
+}
+
+// BenchmarkCommitOneRoute commits a one-route change (the distance of one
+// of benchRoutes routes, back and forth) end to end through runtime.Apply:
+// plan and steps. The previous commit's own changes invalidated the cache,
+// so each plan reads the whole state.
+func BenchmarkCommitOneRoute(b *testing.B) {
+	cfg := benchConfig()
+	alt := benchConfig()
+	alt.Routes[benchRoutes/2].Distance = 7
+	_, d := benchNS(b, "bench-r")
+	ctx := context.Background()
+	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	from, to := cfg, alt
+	b.ResetTimer()
+	for range b.N {
+		res, err := runtime.Apply(ctx, []runtime.Driver{d}, from, to, runtime.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Steps) != 2 {
+			b.Fatalf("%d steps, want 2 (remove and install the route)", len(res.Steps))
+		}
+		from, to = to, from
 	}
 }

@@ -49,9 +49,18 @@
 // after drift, and an unchanged system gives no steps. Steps are ordered
 // removals first in reverse order of use (routes, addresses, attributes,
 // links), then creations in order of use (links, attributes, addresses,
-// routes), then sysctls. Every step reads the kernel when it runs; Undo puts
-// back exactly what Do found, including side effects of the kernel (routes
-// flushed with an address or a down link, secondaries removed with their
-// primary, VLANs taken down with their parent, a deleted link with its
-// addresses, ports, routes and rp_filter).
+// routes), then sysctls.
+//
+// Plan and Drift read the links and sysctls every time. The addresses and
+// routes (the bulk: a thousand routes take milliseconds to dump) they read
+// once and keep while a rtnetlink subscription, opened before the read,
+// stays silent: an unchanged system plans without dumping them, and any
+// change (by hand, by a daemon, or by mboxsh's own steps) makes the next
+// plan read them again (see stateCache).
+//
+// Every step reads the kernel when it runs; Undo puts back exactly what Do
+// found, including side effects of the kernel (routes flushed with an
+// address or a down link, secondaries removed with their primary, VLANs
+// taken down with their parent, a deleted link with its addresses, ports,
+// routes and rp_filter).
 package netlink

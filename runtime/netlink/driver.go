@@ -34,6 +34,7 @@ type Driver struct {
 	ns     netns.NsHandle
 	h      *vnl.Handle
 	sys    *nsThread
+	cache  *stateCache // Plan's and Drift's view of the kernel
 
 	mu     sync.Mutex
 	closed atomic.Bool
@@ -68,7 +69,7 @@ func New(nsName string) (*Driver, error) {
 		ns.Close()
 		return nil, fmt.Errorf("network namespace %q: %w", nsDisplay(nsName), err)
 	}
-	return &Driver{nsName: nsName, ns: ns, h: h, sys: sys}, nil
+	return &Driver{nsName: nsName, ns: ns, h: h, sys: sys, cache: newStateCache()}, nil
 }
 
 func nsDisplay(name string) string {
@@ -84,13 +85,14 @@ func (d *Driver) Name() string { return "netlink" }
 // Namespace returns the namespace name given to New.
 func (d *Driver) Namespace() string { return d.nsName }
 
-// Close releases the netlink socket, the namespace thread and handle.
+// Close releases the netlink sockets, the namespace thread and handle.
 func (d *Driver) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed.Swap(true) {
 		return nil
 	}
+	d.cache.close()
 	d.sys.close()
 	d.h.Close()
 	return d.ns.Close()

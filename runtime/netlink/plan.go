@@ -94,7 +94,7 @@ func sortedIfaces(list []*config.Interface) []*config.Interface {
 func ifStmt(i *config.Interface) string { return "interface " + i.HeaderArgs() }
 
 func (d *Driver) diff(from, to *config.Config) ([]change, error) {
-	st, err := d.readState()
+	st, err := d.plannedState()
 	if err != nil {
 		return nil, err
 	}
@@ -534,25 +534,83 @@ func (p *planner) planAddrs(i *config.Interface, l vnl.Link) {
 
 // wantRoute is one configured route.
 type wantRoute struct {
-	stmt   string
-	desc   string // "192.168.20.0/24 nexthop 172.16.0.2" for messages
+	wantKey
+	// gateway: it is the default gateway, else the route statement src.
+	// Statement and description are built only when a message needs them:
+	// a plan of a thousand unchanged routes needs none.
+	gateway bool
+	src     config.Route
+}
+
+// wantKey identifies a configured route; equal keys are one route.
+type wantKey struct {
 	dst    netip.Prefix
 	via    netip.Addr
 	dev    string
 	metric int
 }
 
-func (w wantRoute) id() string {
-	return fmt.Sprintf("%s|%s|%s|%d", w.dst, w.via, w.dev, w.metric)
+// stmt is the statement as the user wrote it.
+func (w wantRoute) stmt() string {
+	if w.gateway {
+		return "ip default-gateway " + w.via.String()
+	}
+	return "ip route " + w.desc()
 }
 
-func (p *planner) wantRoutes() []wantRoute {
-	var out []wantRoute
-	seen := map[string]bool{}
+// desc is "192.168.20.0/24 nexthop 172.16.0.2" for messages.
+func (w wantRoute) desc() string {
+	if w.gateway {
+		return w.dst.String() + " nexthop " + w.via.String() + " (default-gateway)"
+	}
+	s := w.src.Key()
+	if w.src.Distance != 0 {
+		s += " distance " + strconv.Itoa(w.src.Distance)
+	}
+	return s
+}
+
+// dstMetric is what a kernel route and a configured route must share to
+// match.
+type dstMetric struct {
+	dst    netip.Prefix
+	metric int
+}
+
+// wantSet is the configured routes, without duplicates, in order, indexed
+// by destination and metric: the routes with key k are list[first[k]-1],
+// then list[next[j]-1] after list[j] (0 ends a chain).
+type wantSet struct {
+	list  []wantRoute
+	first map[dstMetric]int
+	next  []int
+}
+
+// lookup calls f with the index of each configured route with key k, in
+// order, until f returns false.
+func (ws *wantSet) lookup(k dstMetric, f func(j int) bool) {
+	for j := ws.first[k] - 1; j >= 0 && f(j); j = ws.next[j] - 1 {
+	}
+}
+
+func (p *planner) wantRoutes() *wantSet {
+	n := len(p.to.Routes) + 1
+	ws := &wantSet{list: make([]wantRoute, 0, n), first: make(map[dstMetric]int, n), next: make([]int, 0, n)}
 	push := func(w wantRoute) {
-		if !seen[w.id()] {
-			seen[w.id()] = true
-			out = append(out, w)
+		k := dstMetric{w.dst, w.metric}
+		last := -1
+		for j := ws.first[k] - 1; j >= 0; j = ws.next[j] - 1 {
+			if ws.list[j].wantKey == w.wantKey {
+				return // a duplicate
+			}
+			last = j
+		}
+		ws.list = append(ws.list, w)
+		ws.next = append(ws.next, 0)
+		if last < 0 {
+			ws.first[k] = len(ws.list)
+		} else {
+			ws.next[last] = len(ws.list)
 		}
 	}
 	if gw := p.to.DefaultGateway; gw.IsValid() {
@@ -560,23 +618,16 @@ func (p *planner) wantRoutes() []wantRoute {
 		if gw.Is6() {
 			dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 		}
-		push(wantRoute{stmt: "ip default-gateway " + gw.String(), desc: dst.String() + " nexthop " + gw.String() + " (default-gateway)",
-			dst: dst, via: gw, metric: 1})
+		push(wantRoute{wantKey: wantKey{dst: dst, via: gw, metric: 1}, gateway: true})
 	}
 	for _, r := range p.to.Routes {
-		w := wantRoute{dst: r.Prefix.Masked(), via: r.Via, dev: r.Dev, metric: r.Distance}
+		w := wantRoute{wantKey: wantKey{dst: r.Prefix.Masked(), via: r.Via, dev: r.Dev, metric: r.Distance}, src: r}
 		if w.metric == 0 {
 			w.metric = 1
 		}
-		w.stmt = "ip route " + r.Key()
-		w.desc = r.Key()
-		if r.Distance != 0 {
-			w.stmt += " distance " + strconv.Itoa(r.Distance)
-			w.desc += " distance " + strconv.Itoa(r.Distance)
-		}
 		push(w)
 	}
-	return out
+	return ws
 }
 
 // matches tells whether kernel route r (ours) realises w.
@@ -607,28 +658,21 @@ func kernelRouteDesc(st *kstate, r vnl.Route) string {
 }
 
 func (p *planner) planRoutes() {
-	wants := p.wantRoutes()
+	ws := p.wantRoutes()
+	wants := ws.list
 	matched := make([]*vnl.Route, len(wants))
-	type key struct {
-		dst    netip.Prefix
-		metric int
-	}
-	byKey := map[key][]int{}
-	for j, w := range wants {
-		byKey[key{w.dst, w.metric}] = append(byKey[key{w.dst, w.metric}], j)
-	}
 	for k := range p.st.routes {
 		r := p.st.routes[k]
 		if r.Protocol != RouteProtocol {
 			continue
 		}
 		found := false
-		for _, j := range byKey[key{dstOf(r), r.Priority}] {
+		ws.lookup(dstMetric{dstOf(r), r.Priority}, func(j int) bool {
 			if matched[j] == nil && p.matches(r, wants[j]) {
 				matched[j], found = &p.st.routes[k], true
-				break
 			}
-		}
+			return !found
+		})
 		if !found {
 			desc := kernelRouteDesc(p.st, r)
 			stmt := "no ip route " + desc
@@ -640,11 +684,21 @@ func (p *planner) planRoutes() {
 		}
 	}
 	conn := p.connected(wants)
+	type resolved struct{ dev, why string }
+	byVia := map[netip.Addr]resolved{} // most routes share a few next hops
 	for j, w := range wants {
-		dev, why := p.resolve(w, conn)
+		var dev, why string
+		if w.dev != "" {
+			dev, why = p.resolve(w, conn)
+		} else if r, ok := byVia[w.via]; ok {
+			dev, why = r.dev, r.why
+		} else {
+			dev, why = p.resolve(w, conn)
+			byVia[w.via] = resolved{dev, why}
+		}
 		if dev == "" {
 			if matched[j] == nil {
-				p.add(phRouteAdd, fmt.Sprintf("route %s not installed: %s", w.desc, why), nil)
+				p.add(phRouteAdd, fmt.Sprintf("route %s not installed: %s", w.desc(), why), nil)
 			}
 			continue // installed although the projection says it cannot be: the kernel knows better
 		}
@@ -655,7 +709,7 @@ func (p *planner) planRoutes() {
 		// (re)assert it; the step does nothing if the route is there.
 		drift := ""
 		if matched[j] == nil {
-			drift = fmt.Sprintf("route %s missing", w.desc)
+			drift = fmt.Sprintf("route %s missing", w.desc())
 		}
 		p.add(phRouteAdd, drift, p.d.routeAddStep(w))
 	}

@@ -11,7 +11,8 @@ import (
 )
 
 // kstate is what Plan reads from the kernel: every link, every address and
-// the main routing table.
+// the main routing table. It is never modified once read: plans share the
+// addresses and routes that stateCache keeps.
 type kstate struct {
 	links   []vnl.Link
 	byName  map[string]vnl.Link
@@ -24,33 +25,53 @@ func (d *Driver) readState() (*kstate, error) {
 	if err := d.usable(); err != nil {
 		return nil, err
 	}
-	links, err := retryDump("interfaces", d.h.LinkList)
+	links, err := d.readLinks()
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := retryDump("addresses", func() ([]vnl.Addr, error) { return d.h.AddrList(nil, vnl.FAMILY_ALL) })
+	addrs, routes, err := d.readAddrsRoutes()
 	if err != nil {
 		return nil, err
+	}
+	return newKstate(links, addrs, routes), nil
+}
+
+func (d *Driver) readLinks() ([]vnl.Link, error) {
+	return retryDump("interfaces", d.h.LinkList)
+}
+
+// readAddrsRoutes reads every address, by link index, and the main routing
+// table: the bulk of the state, which stateCache keeps.
+func (d *Driver) readAddrsRoutes() (map[int][]vnl.Addr, []vnl.Route, error) {
+	d.cache.reads.Add(1)
+	list, err := retryDump("addresses", func() ([]vnl.Addr, error) { return d.h.AddrList(nil, vnl.FAMILY_ALL) })
+	if err != nil {
+		return nil, nil, err
 	}
 	routes, err := d.mainRoutes()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	addrs := make(map[int][]vnl.Addr)
+	for _, a := range list {
+		addrs[a.LinkIndex] = append(addrs[a.LinkIndex], a)
+	}
+	return addrs, routes, nil
+}
+
+func newKstate(links []vnl.Link, addrs map[int][]vnl.Addr, routes []vnl.Route) *kstate {
 	st := &kstate{
 		links:   links,
 		byName:  make(map[string]vnl.Link, len(links)),
 		byIndex: make(map[int]vnl.Link, len(links)),
-		addrs:   make(map[int][]vnl.Addr),
+		addrs:   addrs,
 		routes:  routes,
 	}
 	for _, l := range links {
 		st.byName[l.Attrs().Name] = l
 		st.byIndex[l.Attrs().Index] = l
 	}
-	for _, a := range addrs {
-		st.addrs[a.LinkIndex] = append(st.addrs[a.LinkIndex], a)
-	}
-	return st, nil
+	return st
 }
 
 // mainRoutes dumps the main routing table, both families.

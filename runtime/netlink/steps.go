@@ -313,8 +313,9 @@ func (w wantRoute) kernelRoute(d *Driver) (*vnl.Route, error) {
 
 func (d *Driver) routeAddStep(w wantRoute) *runtime.Step {
 	var added *vnl.Route
+	desc := w.desc()
 	return &runtime.Step{
-		Driver: driverName, Stmt: w.stmt, Desc: "install route " + w.desc,
+		Driver: driverName, Stmt: w.stmt(), Desc: "install route " + desc,
 		Do: func(context.Context) error {
 			added = nil
 			if err := d.usable(); err != nil {
@@ -346,7 +347,7 @@ func (d *Driver) routeAddStep(w wantRoute) *runtime.Step {
 				return err
 			}
 			if err := d.h.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("removing route %s: %w", w.desc, explain(err))
+				return fmt.Errorf("removing route %s: %w", desc, explain(err))
 			}
 			return nil
 		},

@@ -168,6 +168,41 @@ func TestGRE(t *testing.T) {
 	}
 }
 
+// greDown is a tunnel that is not enabled: the kernel sends no notification
+// when the parameters or the description of a link that is down change.
+const greDown = `
+interface eth0
+ enable
+ ip address 198.51.100.2/24
+!
+interface tun0
+ tunnel local 198.51.100.2 remote 203.0.113.2
+ ip address 172.16.0.1/30
+!
+`
+
+// TestGREDownChangedByHand: the driver keeps the state it read while no
+// change notification arrives (the state cache); changes of a tunnel that is
+// down come without one and must be seen all the same.
+func TestGREDownChangedByHand(t *testing.T) {
+	requireModules(t)
+	ns := nltest.NewNSPrefixed(t, "mbxnlc-", "gredown")
+	ns.AddNIC("eth0")
+	d := newDriver(t, ns)
+	g := nltest.MustParse(t, greDown)
+	nltest.Apply(t, d, empty, g)
+	requireDrift(t, d, g)
+	requireDrift(t, d, g) // from the cached state
+	ns.IP("link", "set", "tun0", "type", "gre", "local", "198.51.100.2", "remote", "203.0.113.2", "ttl", "10")
+	ns.IP("link", "set", "tun0", "alias", "by hand")
+	requireDrift(t, d, g,
+		"interface tun0: tunnel ttl 10 (mboxsh sets 64)",
+		`interface tun0: description "by hand" present but not configured`)
+	nltest.CheckUndoEachStep(t, ns, d, g, g)
+	requireDrift(t, d, g)
+	requireLines(t, ns.Snapshot(), `link tun0 kind=gre up=false alias="" local=198.51.100.2 remote=203.0.113.2 ttl=64`)
+}
+
 // TestGREChangeInPlace changes the tunnel endpoints: the link keeps its
 // index, MTU, address and routes, and no other link sees an event.
 func TestGREChangeInPlace(t *testing.T) {

@@ -46,12 +46,18 @@ type NS struct {
 
 var seq atomic.Int64
 
-// NewNS creates namespace mbxnl-<tag>-<pid>-<n>, brings its loopback up
-// unless told otherwise, and deletes it when the test ends.
+// NewNS creates namespace mbxnl-<tag>-<pid>-<n> and deletes it when the
+// test ends.
 func NewNS(t testing.TB, tag string) *NS {
 	t.Helper()
+	return NewNSPrefixed(t, Prefix, tag)
+}
+
+// NewNSPrefixed is NewNS with another name prefix: <prefix><tag>-<pid>-<n>.
+func NewNSPrefixed(t testing.TB, prefix, tag string) *NS {
+	t.Helper()
 	RequireRoot(t)
-	name := fmt.Sprintf("%s%s-%d-%d", Prefix, tag, os.Getpid(), seq.Add(1))
+	name := fmt.Sprintf("%s%s-%d-%d", prefix, tag, os.Getpid(), seq.Add(1))
 	_ = exec.Command("ip", "netns", "del", name).Run() // left over by a killed run
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
@@ -92,6 +98,14 @@ func (n *NS) Exec(args ...string) string {
 		n.t.Fatalf("ip netns exec %s %s: %v: %s", n.Name, strings.Join(args, " "), err, out)
 	}
 	return string(out)
+}
+
+// NoDAD turns IPv6 duplicate address detection off for the links created
+// from now on: the IPv6 link-local address of a link that comes up is final
+// at once, instead of changing (with a notification) a second or two later.
+func (n *NS) NoDAD() {
+	n.t.Helper()
+	n.Exec("sh", "-c", "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad")
 }
 
 // AddNIC makes a veth pair name/p<name> that stands in for a NIC; the peer
