@@ -73,8 +73,14 @@ func dedupeDiags(have, extra []config.Diagnostic) []config.Diagnostic {
 // nothing), then stores it as the running configuration and archives it.
 func (s *Session) Commit(opt CommitOptions, out *Output) error {
 	start := time.Now()
-	if err := s.validate(out); err != nil {
-		return err
+	// A clean session's candidate is the running configuration, which was
+	// validated when it was committed: a no-op commit (re-asserting the
+	// system against drift) skips validation and rendering.
+	clean := !s.Dirty && !opt.Check
+	if !clean {
+		if err := s.validate(out); err != nil {
+			return err
+		}
 	}
 	if opt.Check {
 		s.Infof("Configuration check succeeds.\n")
@@ -93,7 +99,10 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 		}
 	}
 	prevText := s.runningRendered()
-	text := config.Render(s.Cand)
+	text := prevText
+	if !clean {
+		text = config.Render(s.Cand)
+	}
 	changes := config.DiffText(prevText, text)
 	var drivers []runtime.Driver
 	if s.Backend != nil {
@@ -146,9 +155,11 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 			s.Infof("%% Warning: commit archive: %v\n", err)
 		}
 	}
-	s.Running = s.Cand.Clone()
-	s.runningOf, s.runningText = s.Running, text
-	s.Cand = s.Running.Clone()
+	if len(changes) > 0 {
+		s.Running = s.Cand
+		s.runningOf, s.runningText = s.Running, text
+		s.Cand = s.Running.Clone()
+	}
 	s.Ed.Reset(s.Cand)
 	s.Dirty = false
 	steps := 0
