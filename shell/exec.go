@@ -21,6 +21,9 @@ import (
 type Output struct {
 	bytes.Buffer
 	Data any // set by commands that have structured output
+	// Styled output may carry SGR attributes (bold headers): only for an
+	// interactive session on a terminal that is not TERM=dumb.
+	Styled bool
 	// Raw output bypasses filters (e.g. interactive prompts).
 	w io.Writer
 }
@@ -248,7 +251,7 @@ func (s *Session) Exec(line string, w io.Writer) error {
 	if le != nil {
 		return le
 	}
-	out := &Output{w: w}
+	out := &Output{w: w, Styled: s.Interactive && s.Styled}
 	if err := s.run(cmd, out); err != nil {
 		// Output printed before the error still shows.
 		if out.Len() > 0 {

@@ -50,6 +50,9 @@ type Options struct {
 	// Interactive sessions ask before discarding changes and print commit
 	// summaries on the output; batch sessions report on the error stream.
 	Interactive bool
+	// Styled allows SGR attributes in interactive output (the output is
+	// a terminal and TERM is not dumb). Nothing probes the terminal.
+	Styled bool
 	// Batch sessions start in privileged exec; interactive ones in user
 	// exec unless Privileged is set.
 	Privileged bool

@@ -103,6 +103,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	sess, err := shell.New(shell.Options{
 		Store: store, Backend: backend, User: username,
 		Interactive: interactive, Out: stdout, Err: stderr,
+		Styled:           interactive && isTerminal(stdout) && os.Getenv("TERM") != "dumb" && os.Getenv("TERM") != "",
 		Commands:         append(commands.All(), showCommands(sys)...),
 		SystemInterfaces: sys.interfaceNames,
 		StartWatchdog:    func() error { return startWatchdog(o) },
@@ -170,6 +171,12 @@ func confirmUnit() time.Duration {
 		return time.Minute
 	}
 	return d
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func sanitize(s string) string {

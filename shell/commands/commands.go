@@ -389,7 +389,7 @@ func (t *table) write(w io.Writer) {
 			width[i] = max(width[i], len(c))
 		}
 	}
-	line := func(cells []string) {
+	line := func(cells []string) string {
 		var b strings.Builder
 		for i, c := range cells {
 			if i == len(cells)-1 {
@@ -398,10 +398,15 @@ func (t *table) write(w io.Writer) {
 			}
 			fmt.Fprintf(&b, "%-*s  ", width[i], c)
 		}
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+		return strings.TrimRight(b.String(), " ")
 	}
-	line(t.header)
+	head := line(t.header)
+	if o, ok := w.(*shell.Output); ok && o.Styled {
+		// A bold header on a terminal: a fixed SGR attribute, no queries.
+		head = "\x1b[1m" + head + "\x1b[0m"
+	}
+	fmt.Fprintln(w, head)
 	for _, r := range t.rows {
-		line(r)
+		fmt.Fprintln(w, line(r))
 	}
 }
