@@ -285,7 +285,6 @@ func (s *Session) run(toks []grammar.Token, out *Output) error {
 		// the line as typed.
 		return s.runExec(toks[1:], out)
 	}
-	before := s.Ed.Mode
 	s.Grammar() // sets s.Ed.G
 	ext, err := s.Ed.Apply(toks)
 	if err != nil {
@@ -294,7 +293,6 @@ func (s *Session) run(toks []grammar.Token, out *Output) error {
 	if ext != nil {
 		return ext.Cmd.Data.(*Command).Run(s, ext.Args, out)
 	}
-	_ = before
 	s.markEdited()
 	return nil
 }

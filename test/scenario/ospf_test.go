@@ -257,7 +257,6 @@ func TestOSPFFailover(t *testing.T) {
 	// 40 s of pings every 100 ms; cut ISP A's link to hq after 5 s.
 	pinger := l.startPing("hqlan", "192.168.20.10", 400, 100*time.Millisecond)
 	time.Sleep(5 * time.Second)
-	cut := time.Now()
 	l.in("ispa", "ip", "link", "set", "hq0", "down")
 	out := pinger.wait(t)
 	var outage time.Duration
@@ -278,7 +277,6 @@ func TestOSPFFailover(t *testing.T) {
 		}
 		return nil
 	})
-	_ = cut
 	r.check(t, "no packet crosses either ISP unencrypted during fail-over", func() error {
 		for name, c := range map[string]*capture{"ISP A": capA, "ISP B": capB} {
 			for _, p := range l.packets(c) {
