@@ -868,37 +868,10 @@ func ipsecStmts() []*Statement {
 		}
 	}
 	return []*Statement{
-		{
-			Mode: ModeConfig, Name: "ipsec ike-policy", Enter: ModeIKEPolicy,
-			Syntax: "ipsec ike-policy <num:1-65535>", No: "ipsec ike-policy <num:1-65535>",
-			Help: map[string]string{"ike-policy": "IKE (phase 1) policy", "num": "Policy number"},
-			Set: func(c *Ctx, a grammar.Args) error {
-				n := a.Int("num")
-				p := c.Cfg.IKEPolicy(n)
-				if p == nil {
-					p = &IKEPolicy{Number: n}
-					i, _ := slices.BinarySearchFunc(c.Cfg.IKEPolicies, n, func(x *IKEPolicy, n int) int { return x.Number - n })
-					c.Cfg.IKEPolicies = slices.Insert(c.Cfg.IKEPolicies, i, p)
-				}
-				c.IKE = p
-				return nil
-			},
-			Unset: func(c *Ctx, a grammar.Args) error {
-				n := len(c.Cfg.IKEPolicies)
-				c.Cfg.IKEPolicies = slices.DeleteFunc(c.Cfg.IKEPolicies, func(p *IKEPolicy) bool { return p.Number == a.Int("num") })
-				if len(c.Cfg.IKEPolicies) == n {
-					return userErr("%% ipsec ike-policy %d is not configured", a.Int("num"))
-				}
-				return nil
-			},
-			Get: func(c *Ctx) []grammar.Args {
-				var out []grammar.Args
-				for _, p := range c.Cfg.IKEPolicies {
-					out = append(out, args("num", itoa(p.Number)))
-				}
-				return out
-			},
-		},
+		numberedBlock("ike-policy", "IKE (phase 1) policy", ModeIKEPolicy,
+			func(c *Config) *[]*IKEPolicy { return &c.IKEPolicies },
+			func(p *IKEPolicy) *int { return &p.Number },
+			func(c *Ctx, p *IKEPolicy) { c.IKE = p }),
 		{
 			Mode: ModeIKEPolicy, Name: "authentication",
 			Syntax: "authentication <auth:psk>", No: "authentication [<auth:psk>]",
@@ -959,37 +932,10 @@ func ipsecStmts() []*Statement {
 				return []grammar.Args{args("ver", itoa(c.IKE.Version))}
 			},
 		},
-		{
-			Mode: ModeConfig, Name: "ipsec esp-policy", Enter: ModeESPPolicy,
-			Syntax: "ipsec esp-policy <num:1-65535>", No: "ipsec esp-policy <num:1-65535>",
-			Help: map[string]string{"esp-policy": "ESP (phase 2) policy", "num": "Policy number"},
-			Set: func(c *Ctx, a grammar.Args) error {
-				n := a.Int("num")
-				p := c.Cfg.ESPPolicy(n)
-				if p == nil {
-					p = &ESPPolicy{Number: n}
-					i, _ := slices.BinarySearchFunc(c.Cfg.ESPPolicies, n, func(x *ESPPolicy, n int) int { return x.Number - n })
-					c.Cfg.ESPPolicies = slices.Insert(c.Cfg.ESPPolicies, i, p)
-				}
-				c.ESP = p
-				return nil
-			},
-			Unset: func(c *Ctx, a grammar.Args) error {
-				n := len(c.Cfg.ESPPolicies)
-				c.Cfg.ESPPolicies = slices.DeleteFunc(c.Cfg.ESPPolicies, func(p *ESPPolicy) bool { return p.Number == a.Int("num") })
-				if len(c.Cfg.ESPPolicies) == n {
-					return userErr("%% ipsec esp-policy %d is not configured", a.Int("num"))
-				}
-				return nil
-			},
-			Get: func(c *Ctx) []grammar.Args {
-				var out []grammar.Args
-				for _, p := range c.Cfg.ESPPolicies {
-					out = append(out, args("num", itoa(p.Number)))
-				}
-				return out
-			},
-		},
+		numberedBlock("esp-policy", "ESP (phase 2) policy", ModeESPPolicy,
+			func(c *Config) *[]*ESPPolicy { return &c.ESPPolicies },
+			func(p *ESPPolicy) *int { return &p.Number },
+			func(c *Ctx, p *ESPPolicy) { c.ESP = p }),
 		{
 			Mode: ModeESPPolicy, Name: "policy",
 			Syntax: "policy " + encHash + " <group:0-32>", No: "policy [" + encHash + " <group:0-32>]",
@@ -1150,4 +1096,42 @@ func validPeerName(s string) bool {
 		}
 	}
 	return true
+}
+
+// numberedBlock declares an `ipsec KIND N` block header: a list of policies
+// kept sorted by number, where entering N finds or creates policy N.
+func numberedBlock[P any](kind, help string, mode Mode, list func(*Config) *[]*P, num func(*P) *int, enter func(*Ctx, *P)) *Statement {
+	cmp := func(x *P, n int) int { return *num(x) - n }
+	return &Statement{
+		Mode: ModeConfig, Name: "ipsec " + kind, Enter: mode,
+		Syntax: "ipsec " + kind + " <num:1-65535>", No: "ipsec " + kind + " <num:1-65535>",
+		Help: map[string]string{kind: help, "num": "Policy number"},
+		Set: func(c *Ctx, a grammar.Args) error {
+			n, ps := a.Int("num"), list(c.Cfg)
+			i, found := slices.BinarySearchFunc(*ps, n, cmp)
+			if !found {
+				p := new(P)
+				*num(p) = n
+				*ps = slices.Insert(*ps, i, p)
+			}
+			enter(c, (*ps)[i])
+			return nil
+		},
+		Unset: func(c *Ctx, a grammar.Args) error {
+			ps := list(c.Cfg)
+			i, found := slices.BinarySearchFunc(*ps, a.Int("num"), cmp)
+			if !found {
+				return userErr("%% ipsec %s %d is not configured", kind, a.Int("num"))
+			}
+			*ps = slices.Delete(*ps, i, i+1)
+			return nil
+		},
+		Get: func(c *Ctx) []grammar.Args {
+			var out []grammar.Args
+			for _, p := range *list(c.Cfg) {
+				out = append(out, args("num", itoa(*num(p))))
+			}
+			return out
+		},
+	}
 }
