@@ -40,6 +40,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"mboxsh/config"
@@ -107,14 +108,15 @@ var _ runtime.Driver = (*Driver)(nil)
 
 const defaultSystemRunDir = "/var/run/frr"
 
-var (
-	netnsPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	namePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-)
+// safeName matches namespace and pathspace names that may reach FRR's
+// command lines; compiled on first use, not at every mboxsh start.
+var safeName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+})
 
 // New returns a driver. It does not need FRR to be installed.
 func New(opts Options) (*Driver, error) {
-	if opts.NetNS != "" && !netnsPattern.MatchString(opts.NetNS) {
+	if opts.NetNS != "" && !safeName().MatchString(opts.NetNS) {
 		return nil, fmt.Errorf("frr: bad namespace name %q", opts.NetNS)
 	}
 	if opts.RunDir == "" {
@@ -130,7 +132,7 @@ func New(opts Options) (*Driver, error) {
 			opts.Name += "-" + opts.NetNS
 		}
 	}
-	if !namePattern.MatchString(opts.Name) {
+	if !safeName().MatchString(opts.Name) {
 		return nil, fmt.Errorf("frr: bad pathspace name %q", opts.Name)
 	}
 	if opts.BinDir == "" {
