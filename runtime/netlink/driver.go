@@ -33,6 +33,11 @@ type Driver struct {
 	nsName string
 	ns     netns.NsHandle
 	h      *vnl.Handle
+	// hs has strict checking on (NETLINK_GET_STRICT_CHK): the kernel then
+	// applies the filters of a dump request itself, so the routes through
+	// one link come without reading the whole table. nil when the kernel
+	// refuses it (before 4.20): h and a filter in Go are used instead.
+	hs  *vnl.Handle
 	sys    *nsThread
 	cache  *stateCache // Plan's and Drift's view of the kernel
 
@@ -63,13 +68,26 @@ func New(nsName string) (*Driver, error) {
 		ns.Close()
 		return nil, fmt.Errorf("network namespace %q: opening netlink socket: %w", nsDisplay(nsName), err)
 	}
+	hs, err := vnl.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		h.Close()
+		ns.Close()
+		return nil, fmt.Errorf("network namespace %q: opening netlink socket: %w", nsDisplay(nsName), err)
+	}
+	if hs.SetStrictCheck(true) != nil {
+		hs.Close()
+		hs = nil
+	}
 	sys, err := startNSThread(ns)
 	if err != nil {
+		if hs != nil {
+			hs.Close()
+		}
 		h.Close()
 		ns.Close()
 		return nil, fmt.Errorf("network namespace %q: %w", nsDisplay(nsName), err)
 	}
-	return &Driver{nsName: nsName, ns: ns, h: h, sys: sys, cache: newStateCache()}, nil
+	return &Driver{nsName: nsName, ns: ns, h: h, hs: hs, sys: sys, cache: newStateCache()}, nil
 }
 
 func nsDisplay(name string) string {
@@ -94,6 +112,9 @@ func (d *Driver) Close() error {
 	}
 	d.cache.close()
 	d.sys.close()
+	if d.hs != nil {
+		d.hs.Close()
+	}
 	d.h.Close()
 	return d.ns.Close()
 }

@@ -81,6 +81,36 @@ func (d *Driver) mainRoutes() ([]vnl.Route, error) {
 	})
 }
 
+// routesVia returns the main-table routes whose output device is one of
+// the links devs (by index).
+func (d *Driver) routesVia(devs map[int]string) ([]vnl.Route, error) {
+	if d.hs == nil || len(devs) > 4 {
+		routes, err := d.mainRoutes()
+		if err != nil {
+			return nil, err
+		}
+		var out []vnl.Route
+		for _, r := range routes {
+			if _, ok := devs[r.LinkIndex]; ok {
+				out = append(out, r)
+			}
+		}
+		return out, nil
+	}
+	var out []vnl.Route
+	for idx, name := range devs {
+		routes, err := retryDump("routes via "+name, func() ([]vnl.Route, error) {
+			return d.hs.RouteListFiltered(vnl.FAMILY_ALL, &vnl.Route{Table: unix.RT_TABLE_MAIN, LinkIndex: idx},
+				vnl.RT_FILTER_TABLE|vnl.RT_FILTER_OIF)
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, routes...)
+	}
+	return out, nil
+}
+
 func (st *kstate) linkName(idx int) string {
 	if l := st.byIndex[idx]; l != nil {
 		return l.Attrs().Name
@@ -287,22 +317,26 @@ func (d *Driver) snapshot(name string) (*linkSnap, error) {
 		return nil, err
 	}
 	s.addrs = restorableAddrs(addrs)
-	links, err := retryDump("interfaces", d.h.LinkList)
-	if err != nil {
-		return nil, err
-	}
 	devs := map[int]string{a.Index: name}
-	for _, m := range links {
-		ma := m.Attrs()
-		if ma.MasterIndex == a.Index {
-			s.members = append(s.members, ma.Name)
+	// A GRE tunnel has neither ports nor VLANs on it: no need to read
+	// every link (a hundred tunnels would read a hundred links each).
+	if _, gre := l.(*vnl.Gretun); !gre {
+		links, err := retryDump("interfaces", d.h.LinkList)
+		if err != nil {
+			return nil, err
 		}
-		if _, ok := m.(*vnl.Vlan); ok && ma.ParentIndex == a.Index {
-			s.children = append(s.children, childSnap{name: ma.Name, mtu: ma.MTU, up: ma.Flags&net.FlagUp != 0})
-			devs[ma.Index] = ma.Name
+		for _, m := range links {
+			ma := m.Attrs()
+			if ma.MasterIndex == a.Index {
+				s.members = append(s.members, ma.Name)
+			}
+			if _, ok := m.(*vnl.Vlan); ok && ma.ParentIndex == a.Index {
+				s.children = append(s.children, childSnap{name: ma.Name, mtu: ma.MTU, up: ma.Flags&net.FlagUp != 0})
+				devs[ma.Index] = ma.Name
+			}
 		}
 	}
-	routes, err := d.mainRoutes()
+	routes, err := d.routesVia(devs)
 	if err != nil {
 		return nil, err
 	}

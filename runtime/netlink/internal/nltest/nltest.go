@@ -350,3 +350,14 @@ func (n *NS) Snapshot() State {
 	slices.Sort(s)
 	return s
 }
+
+// Batch runs `ip -n NS -batch -` with the given commands and fails the test
+// on error.
+func (n *NS) Batch(cmds string) {
+	n.t.Helper()
+	c := exec.Command("ip", "-n", n.Name, "-batch", "-")
+	c.Stdin = strings.NewReader(cmds)
+	if out, err := c.CombinedOutput(); err != nil {
+		n.t.Fatalf("ip -n %s -batch: %v: %s", n.Name, err, bytes.TrimSpace(out))
+	}
+}
