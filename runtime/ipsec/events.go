@@ -283,9 +283,20 @@ func (d *Driver) startEvents(path string) {
 	d.evPath, d.evCancel = path, cancel
 	done := make(chan struct{})
 	d.evDone = done
+	kick := make(chan string, 16)
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
-		d.eventLoop(ctx, path)
+		defer wg.Done()
+		d.eventLoop(ctx, path, kick)
+	}()
+	go func() {
+		defer wg.Done()
+		d.dedupeLoop(ctx, kick)
+	}()
+	go func() {
+		wg.Wait()
+		close(done)
 	}()
 }
 
@@ -300,7 +311,7 @@ func (d *Driver) stopEvents() {
 	}
 }
 
-func (d *Driver) eventLoop(ctx context.Context, path string) {
+func (d *Driver) eventLoop(ctx context.Context, path string, kick chan<- string) {
 	connected := false
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		if attempt > 0 {
@@ -327,7 +338,10 @@ func (d *Driver) eventLoop(ctx context.Context, path string) {
 			if ev.Name == "ike-updown" && str(ev.Message, "up") == "yes" {
 				for _, name := range ev.Message.Keys() {
 					if _, ours := PeerOfConn(name); ours {
-						d.scheduleDedupe(ctx, name)
+						select {
+						case kick <- name:
+						case <-ctx.Done():
+						}
 					}
 				}
 			}
@@ -437,33 +451,77 @@ func (d *Driver) resync(ctx context.Context) {
 	}
 }
 
-// scheduleDedupe runs dedupe for a connection a little after one of its
-// IKE_SAs came up (the CHILD_SA is installed by then).
-func (d *Driver) scheduleDedupe(ctx context.Context, conn string) {
-	go func() {
+// Duplicate IKE_SAs are looked for a little after an IKE_SA of the
+// connection came up (its CHILD_SA is installed by then), again while the
+// connection has SAs still being negotiated, and by a sweep of every
+// connection this driver loaded every dedupeSweep, in case an event was
+// missed (a VICI event session that was being re-established).
+const (
+	dedupeDelay = 2 * time.Second
+	dedupeRetry = 3 * time.Second
+	dedupeTries = 20
+	dedupeSweep = 15 * time.Second
+)
+
+// dedupeLoop runs the duplicate checks of this driver's connections until
+// ctx ends. kick receives the names of connections that had an IKE_SA come
+// up.
+func (d *Driver) dedupeLoop(ctx context.Context, kick <-chan string) {
+	type check struct {
+		at    time.Time
+		tries int
+	}
+	due := map[string]*check{}
+	sweep := time.NewTicker(dedupeSweep)
+	defer sweep.Stop()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := time.Now().Add(time.Hour)
+		for _, c := range due {
+			if c.at.Before(next) {
+				next = c.at
+			}
+		}
+		timer.Reset(time.Until(next))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(2 * time.Second):
+		case conn := <-kick:
+			due[conn] = &check{at: time.Now().Add(dedupeDelay)}
+		case <-sweep.C:
+			for _, s := range d.appliedSpecs() {
+				if _, ok := due[s.Name]; !ok {
+					due[s.Name] = &check{at: time.Now()}
+				}
+			}
+		case <-timer.C:
+			now := time.Now()
+			for conn, c := range due {
+				if c.at.After(now) {
+					continue
+				}
+				settled, err := d.dedupe(ctx, conn)
+				if err != nil {
+					d.logf("ipsec: %s: removing duplicate SAs: %v", conn, err)
+				}
+				c.tries++
+				if settled || c.tries >= dedupeTries {
+					delete(due, conn)
+					continue
+				}
+				c.at = now.Add(dedupeRetry)
+			}
 		}
-		if err := d.dedupe(ctx, conn); err != nil {
-			d.logf("ipsec: %s: removing duplicate SAs: %v", conn, err)
-		}
-	}()
+	}
 }
 
-// dedupe removes duplicate IKE_SAs of a connection. Two mboxsh peers can
-// both negotiate at the same moment (the lower address retries, traffic
-// on the other end triggers its trap), and charon keeps both SAs: its
-// uniqueness check only covers SAs already established when one completes.
-// Only the end that initiates (the lower address) acts: it keeps its own
-// newest established IKE_SA and deletes the others, so both ends agree.
-func (d *Driver) dedupe(ctx context.Context, conn string) error {
+func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conns, err := d.loadedConns(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var lc *loadedConn
 	for i := range conns {
@@ -472,18 +530,18 @@ func (d *Driver) dedupe(ctx context.Context, conn string) error {
 		}
 	}
 	if lc == nil || lc.responder {
-		return nil
+		return true, nil
 	}
 	la, err1 := netip.ParseAddr(lc.local)
 	ra, err2 := netip.ParseAddr(lc.remote)
 	if err1 != nil || err2 != nil || !initiates(la, ra) {
-		return nil
+		return true, nil
 	}
 	m := vici.NewMessage()
 	_ = m.Set("ike", conn)
 	sas, err := d.cl.stream(ctx, "list-sas", "list-sa", m)
 	if err != nil {
-		return err
+		return false, err
 	}
 	type ike struct {
 		id          string
@@ -491,15 +549,21 @@ func (d *Driver) dedupe(ctx context.Context, conn string) error {
 		established int64 // seconds ago
 	}
 	var est []ike
+	negotiating := 0
 	for _, msg := range sas {
 		sa, _ := msg.Get(conn).(*vici.Message)
-		if sa == nil || str(sa, "state") != "ESTABLISHED" {
+		if sa == nil {
 			continue
 		}
-		est = append(est, ike{str(sa, "uniqueid"), str(sa, "initiator") == "yes", atoi(str(sa, "established"))})
+		switch str(sa, "state") {
+		case "ESTABLISHED":
+			est = append(est, ike{str(sa, "uniqueid"), str(sa, "initiator") == "yes", atoi(str(sa, "established"))})
+		case "CONNECTING":
+			negotiating++
+		}
 	}
-	if len(est) < 2 {
-		return nil
+	if len(est) == 0 || (len(est) == 1 && negotiating == 0) {
+		return true, nil
 	}
 	keep := -1
 	for i, s := range est {
@@ -507,8 +571,8 @@ func (d *Driver) dedupe(ctx context.Context, conn string) error {
 			keep = i
 		}
 	}
-	if keep < 0 {
-		return nil
+	if keep < 0 || len(est) == 1 {
+		return false, nil // wait for ours, or for the negotiation to end
 	}
 	var errs []error
 	for i, s := range est {
@@ -525,7 +589,7 @@ func (d *Driver) dedupe(ctx context.Context, conn string) error {
 			}
 			continue
 		}
-		d.logf("ipsec: %s: deleted duplicate IKE_SA #%s", conn, s.id)
+		d.logf("ipsec: %s: deleted duplicate IKE_SA #%s (kept #%s)", conn, s.id, est[keep].id)
 	}
-	return errors.Join(errs...)
+	return negotiating == 0 && len(errs) == 0, errors.Join(errs...)
 }

@@ -37,9 +37,9 @@ type Driver struct {
 	// applies the filters of a dump request itself, so the routes through
 	// one link come without reading the whole table. nil when the kernel
 	// refuses it (before 4.20): h and a filter in Go are used instead.
-	hs  *vnl.Handle
-	sys    *nsThread
-	cache  *stateCache // Plan's and Drift's view of the kernel
+	hs    *vnl.Handle
+	sys   *nsThread
+	cache *stateCache // Plan's and Drift's view of the kernel
 
 	mu     sync.Mutex
 	closed atomic.Bool
