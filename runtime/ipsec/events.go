@@ -516,6 +516,16 @@ func (d *Driver) dedupeLoop(ctx context.Context, kick <-chan string) {
 	}
 }
 
+// dedupe removes duplicate IKE_SAs of a connection. Two mboxsh peers can
+// both negotiate at the same moment (the lower address initiates at once
+// and retries, traffic on the other end triggers its trap), and charon
+// keeps both pairs of SAs (unique=never: with uniqueness checks, charon
+// destroys SAs silently on INITIAL_CONTACT, and a simultaneous start can
+// leave one end with an SA the other end no longer has). Both ends apply
+// the same rule (keepSA) to the same set of SAs and delete the others with
+// a DELETE, so they agree on the one left.
+// settled is false while an IKE_SA of the connection is still being
+// negotiated beside an established one: the check is then repeated.
 func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -534,7 +544,7 @@ func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err err
 	}
 	la, err1 := netip.ParseAddr(lc.local)
 	ra, err2 := netip.ParseAddr(lc.remote)
-	if err1 != nil || err2 != nil || !initiates(la, ra) {
+	if err1 != nil || err2 != nil || la == ra {
 		return true, nil
 	}
 	m := vici.NewMessage()
@@ -543,12 +553,7 @@ func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err err
 	if err != nil {
 		return false, err
 	}
-	type ike struct {
-		id          string
-		initiator   bool
-		established int64 // seconds ago
-	}
-	var est []ike
+	var est []ikeSA
 	negotiating := 0
 	for _, msg := range sas {
 		sa, _ := msg.Get(conn).(*vici.Message)
@@ -557,23 +562,18 @@ func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err err
 		}
 		switch str(sa, "state") {
 		case "ESTABLISHED":
-			est = append(est, ike{str(sa, "uniqueid"), str(sa, "initiator") == "yes", atoi(str(sa, "established"))})
+			est = append(est, ikeSA{str(sa, "uniqueid"), str(sa, "initiator") == "yes", atoi(str(sa, "established"))})
 		case "CONNECTING":
 			negotiating++
 		}
 	}
-	if len(est) == 0 || (len(est) == 1 && negotiating == 0) {
-		return true, nil
+	if len(est) < 2 {
+		return negotiating == 0 || len(est) == 0, nil
 	}
-	keep := -1
-	for i, s := range est {
-		if s.initiator && (keep < 0 || s.established < est[keep].established) {
-			keep = i
-		}
+	if negotiating > 0 {
+		return false, nil // let it end first: it may be the one to keep
 	}
-	if keep < 0 || len(est) == 1 {
-		return false, nil // wait for ours, or for the negotiation to end
-	}
+	keep := keepSA(est, la.Less(ra))
 	var errs []error
 	for i, s := range est {
 		if i == keep {
@@ -591,5 +591,47 @@ func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err err
 		}
 		d.logf("ipsec: %s: deleted duplicate IKE_SA #%s (kept #%s)", conn, s.id, est[keep].id)
 	}
-	return negotiating == 0 && len(errs) == 0, errors.Join(errs...)
+	return len(errs) == 0, errors.Join(errs...)
+}
+
+// ikeSA is an established IKE_SA as dedupe sees it.
+type ikeSA struct {
+	id          string
+	initiator   bool  // this end initiated it
+	established int64 // seconds ago
+}
+
+// simultaneousWindow (seconds): IKE_SAs established within this time of the
+// newest one come from simultaneous initiations; older ones are left over
+// from an earlier association (the peer restarted, say) and lose to the
+// newest.
+const simultaneousWindow = 10
+
+// keepSA chooses which of a connection's established IKE_SAs to keep, the
+// same at both ends: among those established together with the newest
+// (within simultaneousWindow), the one initiated by the lower address of
+// the two (localIsLower tells which end this is), else the newest; ties go
+// to the newest.
+func keepSA(sas []ikeSA, localIsLower bool) int {
+	newest := sas[0].established
+	for _, s := range sas {
+		newest = min(newest, s.established)
+	}
+	better := func(a, b ikeSA) bool { // a is better than b
+		aLow, bLow := a.initiator == localIsLower, b.initiator == localIsLower
+		if aLow != bLow {
+			return aLow
+		}
+		return a.established < b.established
+	}
+	keep := -1
+	for i, s := range sas {
+		if s.established-newest > simultaneousWindow {
+			continue
+		}
+		if keep < 0 || better(s, sas[keep]) {
+			keep = i
+		}
+	}
+	return keep
 }

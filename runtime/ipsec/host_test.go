@@ -134,7 +134,7 @@ func TestHostPSKMismatch(t *testing.T) {
 func TestHostUnchangedKeepsSAs(t *testing.T) {
 	l := ipseclab.New(t, ipseclab.Options{})
 	upBoth(t, l)
-	// Let the simultaneous initiations settle (unique=replace).
+	// Let the simultaneous initiations settle (the drivers delete duplicates).
 	time.Sleep(2 * time.Second)
 	before := l.HQ.WaitPeer(t, "one IKE_SA", 20*time.Second, func(p *ipsec.PeerStatus) bool { return ikeUp(p) && p.IKESAs == 1 })
 

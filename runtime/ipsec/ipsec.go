@@ -18,7 +18,7 @@
 // one after the other, and the tunnel comes up by itself when the second
 // one is, with or without traffic. Only one end starts because two mboxsh
 // peers that both initiate at once end up with duplicate IKE and CHILD
-// SAs; unique=replace removes later duplicates. When an address is not
+// SAs; the drivers delete duplicates, both ends keeping the same. When an address is not
 // known from the configuration, the end initiates. A responder-only peer
 // (`remote-ip any`) only answers.
 //

@@ -242,7 +242,11 @@ func buildSpec(cfg *config.Config, p *config.Peer) (*connSpec, error) {
 	c.Version = "2"
 	c.Proposals = []string{"default"}
 	c.Mobike = "no"
-	c.Unique = "replace"
+	// No uniqueness policy: with one, charon silently destroys the other
+	// SAs of a peer that sends INITIAL_CONTACT, which after a simultaneous
+	// start can leave the two ends with different SAs. The driver deletes
+	// duplicates (dedupe), DPD stale ones.
+	c.Unique = "never"
 	c.DPDDelay = dpdDelay
 	c.Local = viciAuth{Auth: "psk", ID: p.LocalID}
 	c.Remote = viciAuth{Auth: "psk", ID: p.RemoteID}

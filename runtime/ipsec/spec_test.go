@@ -61,7 +61,7 @@ func TestSpecReference(t *testing.T) {
 			OverTime:    "2880s",
 			DPDDelay:    "30s",
 			KeyingTries: "0",
-			Unique:      "replace",
+			Unique:      "never",
 			Mobike:      "no",
 			Local:       viciAuth{Auth: "psk"},
 			Remote:      viciAuth{Auth: "psk", ID: tc.remote},
