@@ -149,6 +149,12 @@ type Editor struct {
 	// already defined an error, where a session would replace the rule.
 	uniqueRules bool
 	match       grammar.Match // scratch space for applyIn
+	// CopyOnWrite, when set, is called before the first statement that
+	// changes the configuration, which the editor must then not change:
+	// it returns the configuration to change instead (a copy), and is
+	// cleared. It is only valid at the top level, where the editor points
+	// at nothing inside the configuration.
+	CopyOnWrite func() *Config
 }
 
 // dupRuleError is a rule number defined twice in one file.
@@ -307,6 +313,13 @@ func (e *Editor) run(m Mode, match *grammar.Match, toks []grammar.Token) (err er
 	pos := e.Pos
 	if len(toks) > 0 {
 		pos.Col = toks[0].Col + 1
+	}
+	if e.CopyOnWrite != nil {
+		if e.Mode != ModeConfig {
+			return fmt.Errorf("internal: copy-on-write configuration edited inside a block")
+		}
+		e.Ctx = Ctx{Cfg: e.CopyOnWrite()}
+		e.CopyOnWrite = nil
 	}
 	switch d := match.Cmd.Data.(type) {
 	case *Statement:

@@ -158,9 +158,8 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 	if len(changes) > 0 {
 		s.Running = s.Cand
 		s.runningOf, s.runningText = s.Running, text
-		s.Cand = s.Running.Clone()
 	}
-	s.Ed.Reset(s.Cand)
+	s.shareRunning()
 	s.Dirty = false
 	steps := 0
 	if res != nil {
@@ -213,8 +212,7 @@ func (s *Session) Rollback(n int) error {
 	if err != nil {
 		return fmt.Errorf("%% Archived configuration %d is unreadable: %v", n, err)
 	}
-	s.Cand = cfg
-	s.Ed.Reset(cfg)
+	s.setCandidate(cfg)
 	s.Dirty = config.Render(cfg) != config.Render(s.Running)
 	s.Infof("Loaded rollback %d (commit of %s by %s%s) into the candidate.\n", n,
 		e.Time.Local().Format("2006-01-02 15:04:05"), orDash(e.User), commentSuffix(e.Comment))
@@ -247,8 +245,7 @@ func (s *Session) Load(path string, replace bool) error {
 		if err != nil {
 			return &LineError{Msg: "% " + err.Error(), Col: -1}
 		}
-		s.Cand = cfg
-		s.Ed.Reset(cfg)
+		s.setCandidate(cfg)
 	} else {
 		// Merge: apply statements to a copy, so an error changes nothing.
 		merged := s.Cand.Clone()
@@ -256,8 +253,7 @@ func (s *Session) Load(path string, replace bool) error {
 		if err := mergeInto(ed, src, path); err != nil {
 			return err
 		}
-		s.Cand = merged
-		s.Ed.Reset(merged)
+		s.setCandidate(merged)
 	}
 	s.Dirty = config.Render(s.Cand) != config.Render(s.Running)
 	return nil

@@ -119,8 +119,7 @@ func (s *Session) ApplyStartup() error {
 	if err != nil {
 		return err
 	}
-	s.Cand = cfg
-	s.Ed.Reset(cfg)
+	s.setCandidate(cfg)
 	s.Dirty = true
 	return s.Commit(CommitOptions{Comment: "apply startup-config"}, nil)
 }

@@ -180,9 +180,28 @@ func New(opts Options) (*Session, error) {
 			s.Running = cfg
 		}
 	}
-	s.Cand = s.Running.Clone()
-	s.Ed = config.NewEditor(nil, s.Cand) // the grammar comes with Grammar()
+	s.Ed = config.NewEditor(nil, nil) // the grammar comes with Grammar()
+	s.shareRunning()
 	return s, nil
+}
+
+// shareRunning makes the running configuration the candidate, copied on
+// the first change: a commit or an abort does not pay for a copy of a
+// large configuration that may never be edited again.
+func (s *Session) shareRunning() {
+	s.Cand = s.Running
+	s.Ed.Reset(s.Cand)
+	s.Ed.CopyOnWrite = func() *config.Config {
+		s.Cand = s.Running.Clone()
+		return s.Cand
+	}
+}
+
+// setCandidate makes cfg, which the session owns, the candidate.
+func (s *Session) setCandidate(cfg *config.Config) {
+	s.Cand = cfg
+	s.Ed.Reset(cfg)
+	s.Ed.CopyOnWrite = nil
 }
 
 // Grammar returns the grammar of the configuration modes: the statements
@@ -248,8 +267,7 @@ func (s *Session) Infof(format string, a ...any) {
 // ResetCandidate discards the candidate and returns to the top level of
 // configuration.
 func (s *Session) ResetCandidate() {
-	s.Cand = s.Running.Clone()
-	s.Ed.Reset(s.Cand)
+	s.shareRunning()
 	s.Dirty = false
 }
 

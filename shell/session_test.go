@@ -312,3 +312,54 @@ func TestConfirmUnit(t *testing.T) {
 		t.Errorf("message: %s", msgs.String())
 	}
 }
+
+// TestCandidateCopyOnWrite: after a commit or an abort the candidate shares
+// the running configuration until the first change, which must never reach
+// the running configuration itself.
+func TestCandidateCopyOnWrite(t *testing.T) {
+	s, _ := newSession(t, remoteCfg)
+	run0 := exec(t, s, "show running-config")
+	for _, reset := range []string{"commit", "abort"} {
+		exec(t, s, "configure", "hostname first", reset)
+		if reset == "abort" {
+			exec(t, s, "configure")
+		}
+		if reset == "commit" {
+			run0 = exec(t, s, "do show running-config")
+			if !strings.Contains(run0, "hostname first") {
+				t.Fatalf("commit lost: %s", run0)
+			}
+		}
+		// A block statement, a sub-statement, a rule and a negation.
+		exec(t, s, "interface tun0", "mtu 1300", "exit", "firewall-access 999 permit all eth0", "no hostname")
+		if got := exec(t, s, "do show running-config"); got != run0 {
+			t.Fatalf("after %s, editing the candidate changed the running config:\n%s", reset, linesDiff(run0, got))
+		}
+		cand := exec(t, s, "do show configuration")
+		for _, want := range []string{"mtu 1300", "firewall-access 999"} {
+			if !strings.Contains(cand, want) {
+				t.Fatalf("after %s, candidate lacks %q:\n%s", reset, want, cand)
+			}
+		}
+		exec(t, s, "abort") // discards and leaves configuration mode
+		if got := exec(t, s, "show configuration"); got != run0 {
+			t.Fatalf("abort did not restore the candidate:\n%s", linesDiff(run0, got))
+		}
+	}
+}
+
+func linesDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for _, l := range bl {
+		if !slices.Contains(al, l) {
+			out = append(out, "+ "+l)
+		}
+	}
+	for _, l := range al {
+		if !slices.Contains(bl, l) {
+			out = append(out, "- "+l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
