@@ -14,7 +14,10 @@ import (
 )
 
 // Step is one reversible change to the system. Undo must restore exactly the
-// state that Do found (drivers read the kernel before they change it).
+// state that Do found (drivers read the kernel before they change it), given
+// that the steps before it in the same plan are undone after it, as Apply
+// does: a change to an object that an earlier step created may be left to
+// the undo of the creation, which removes the object with all of it.
 type Step struct {
 	Driver string
 	// Stmt names the configuration statement the step realises, as the user

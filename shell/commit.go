@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -165,9 +166,17 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 	if res != nil {
 		steps = len(res.Steps)
 	}
+	// One write for the whole list: a commit of thousands of changes
+	// would otherwise make as many system calls to print it.
+	var list strings.Builder
 	for _, c := range changes {
-		fmt.Fprintf(s.info(), "  %s %s\n", map[config.Op]string{config.Added: "+", config.Removed: "-", config.Changed: "~"}[c.Op], c.Key)
+		list.WriteString("  ")
+		list.WriteString(map[config.Op]string{config.Added: "+", config.Removed: "-", config.Changed: "~"}[c.Op])
+		list.WriteByte(' ')
+		list.WriteString(c.Key)
+		list.WriteByte('\n')
 	}
+	io.WriteString(s.info(), list.String())
 	where := "the system"
 	if s.Backend == nil {
 		where = "the state directory (offline)"

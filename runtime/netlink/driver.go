@@ -40,6 +40,11 @@ type Driver struct {
 	hs    *vnl.Handle
 	sys   *nsThread
 	cache *stateCache // Plan's and Drift's view of the kernel
+	// created names the links the running transaction created: the steps
+	// that then configure such a link need no snapshot to undo, since
+	// undoing the creation removes the link with all of it. Plan starts
+	// a new transaction.
+	created map[string]bool
 
 	mu     sync.Mutex
 	closed atomic.Bool
@@ -144,6 +149,7 @@ func (d *Driver) Plan(ctx context.Context, from, to *config.Config) ([]runtime.S
 	if err != nil {
 		return nil, err
 	}
+	d.created = map[string]bool{}
 	var steps []runtime.Step
 	for _, c := range changes {
 		if c.step != nil {

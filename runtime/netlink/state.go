@@ -283,6 +283,30 @@ func recreatable(l vnl.Link) bool {
 	return false
 }
 
+// linkOnly is the part of a snapshot that the steps on a link read: the
+// link itself and the name of its bridge.
+func (d *Driver) linkOnly(name string) (*linkSnap, error) {
+	if err := d.usable(); err != nil {
+		return nil, err
+	}
+	s := &linkSnap{name: name}
+	l, err := d.linkByName(name)
+	if err != nil || l == nil {
+		return s, err
+	}
+	s.exists, s.link = true, l
+	if mi := l.Attrs().MasterIndex; mi != 0 {
+		m, err := d.linkByIndex(mi)
+		if err != nil {
+			return nil, err
+		}
+		if m != nil {
+			s.master = m.Attrs().Name
+		}
+	}
+	return s, nil
+}
+
 func (d *Driver) snapshot(name string) (*linkSnap, error) {
 	if err := d.usable(); err != nil {
 		return nil, err
@@ -371,6 +395,7 @@ func (d *Driver) restore(s *linkSnap) error {
 				return fmt.Errorf("deleting %s: %w", s.name, explain(err))
 			}
 		}
+		delete(d.created, s.name)
 		return nil
 	}
 	var errs []error

@@ -27,6 +27,18 @@ func (d *Driver) linkStep(stmt, desc, name string, mustExist bool, op func(s *li
 		Driver: driverName, Stmt: stmt, Desc: desc,
 		Do: func(context.Context) error {
 			done = nil
+			if d.created[name] {
+				// Created by this transaction: whatever op does is
+				// undone with the link, by the step that created it.
+				s, err := d.linkOnly(name)
+				if err != nil {
+					return err
+				}
+				if !s.exists {
+					return &KernelError{Msg: "interface " + name + " is not present", Err: unix.ENODEV}
+				}
+				return op(s)
+			}
 			s, err := d.snapshot(name)
 			if err != nil {
 				return err
@@ -86,6 +98,9 @@ func (d *Driver) createLink(s *linkSnap, what string, l vnl.Link) error {
 	}
 	if err := d.h.LinkAdd(l); err != nil {
 		return explainAs(err, createErrors)
+	}
+	if d.created != nil {
+		d.created[s.name] = true
 	}
 	return nil
 }

@@ -57,14 +57,19 @@ func RequireNoSteps(t testing.TB, d runtime.Driver, cfg *config.Config) {
 	}
 }
 
-// CheckUndoEachStep plans from→to and runs the steps one by one; after each
+// CheckUndoEachStep plans from→to and runs the steps one by one. After each
 // Do it runs Undo and requires the namespace to be exactly as before the
-// step, then runs Do again and goes on. At the end the plan must be done:
+// step, then runs Do again and goes on. A step whose changes are undone with
+// an object an earlier step created (see runtime.Step) may leave them after
+// its own Undo: for such a step, undoing the steps before it too (as
+// runtime.Apply does after a failure) must restore the state before the
+// plan; they are then done again. At the end the plan must be done:
 // planning to→to gives no steps. It returns the number of steps.
 func CheckUndoEachStep(t testing.TB, ns *NS, d runtime.Driver, from, to *config.Config) int {
 	t.Helper()
 	ctx := context.Background()
 	steps := Steps(t, d, from, to)
+	initial := ns.Snapshot()
 	for i, s := range steps {
 		before := ns.Snapshot()
 		if err := s.Do(ctx); err != nil {
@@ -76,8 +81,20 @@ func CheckUndoEachStep(t testing.TB, ns *NS, d runtime.Driver, from, to *config.
 		if err := s.Undo(ctx); err != nil {
 			t.Fatalf("undo of step %d (%s: %s): %v", i, s.Stmt, s.Desc, err)
 		}
-		if diff := Diff(before, ns.Snapshot()); diff != "" {
-			t.Fatalf("undo of step %d (%s: %s) did not restore the kernel state:\n%s", i, s.Stmt, s.Desc, diff)
+		if Diff(before, ns.Snapshot()) != "" {
+			for j := i - 1; j >= 0; j-- {
+				if err := steps[j].Undo(ctx); err != nil {
+					t.Fatalf("undo of step %d (%s: %s), after step %d: %v", j, steps[j].Stmt, steps[j].Desc, i, err)
+				}
+			}
+			if diff := Diff(initial, ns.Snapshot()); diff != "" {
+				t.Fatalf("undo of step %d (%s: %s) and of the steps before it did not restore the kernel state:\n%s", i, s.Stmt, s.Desc, diff)
+			}
+			for j := 0; j < i; j++ {
+				if err := steps[j].Do(ctx); err != nil {
+					t.Fatalf("step %d (%s: %s), again after undoing up to %d: %v", j, steps[j].Stmt, steps[j].Desc, i, err)
+				}
+			}
 		}
 		if err := s.Do(ctx); err != nil {
 			t.Fatalf("step %d (%s: %s), again after its undo: %v", i, s.Stmt, s.Desc, err)
