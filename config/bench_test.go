@@ -165,3 +165,62 @@ func TestBigModelRoundTrip(t *testing.T) {
 		t.Fatal("big model does not round-trip")
 	}
 }
+
+// commitConfig is the text of the configuration an interactive commit is
+// budgeted for (20 ms in all): an interface, 1,000 static routes and rules
+// firewall-access rules, about 11,000 lines for 10,000 rules.
+func commitConfig(rules int) string {
+	var b strings.Builder
+	b.WriteString("!\nhostname bench\n!\ninterface eth0\n enable\n ip address 10.0.0.1/16\n!\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "ip route 10.%d.%d.0/24 nexthop 10.0.0.%d\n", 100+i/256, i%256, 1+i%250)
+	}
+	b.WriteString("!\n")
+	for i := 1; i <= rules; i++ {
+		fmt.Fprintf(&b, "firewall-access %d permit outbound eth0 tcp src 10.%d.%d.0/24 dport %d remark \"rule %d\"\n",
+			i, i/256%256, i%256, []int{22, 443, 8080}[i%3], i)
+	}
+	b.WriteString("!\n")
+	return b.String()
+}
+
+func BenchmarkRender11k(b *testing.B) {
+	src := commitConfig(10000)
+	c, err := Parse([]byte(src), "commit.cfg")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got := Render(c); got != src {
+		b.Fatal("the benchmark configuration is not in canonical form")
+	}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		_ = Render(c)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkDiffText11k diffs two 11,000-line configurations that differ in
+// one rule in the middle, as a one-rule commit does.
+func BenchmarkDiffText11k(b *testing.B) {
+	from := commitConfig(10000)
+	old := "firewall-access 5000 permit outbound eth0 tcp src 10.19.136.0/24 dport 8080 remark \"rule 5000\"\n"
+	if !strings.Contains(from, old) {
+		b.Fatal("rule 5000 is not where the benchmark expects it")
+	}
+	to := strings.Replace(from, old, "firewall-access 5000 deny outbound eth0 udp dport 53\n", 1)
+	if n := len(DiffText(from, to)); n != 1 {
+		b.Fatalf("%d changes, want 1", n)
+	}
+	b.SetBytes(int64(len(from)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	for b.Loop() {
+		_ = DiffText(from, to)
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
+}

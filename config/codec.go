@@ -464,64 +464,95 @@ func Render(cfg *Config) string {
 // hostname, `!`, then each block closed by `!` and each family of one-line
 // statements followed by one `!`, in declaration order.
 func (g *Grammar) Render(cfg *Config) string {
-	lines := 8 + len(cfg.Routes) + len(cfg.FirewallInput) + len(cfg.FirewallAccess) + len(cfg.FirewallSNAT) +
-		len(cfg.FirewallDNAT) + 6*(len(cfg.IKEPolicies)+len(cfg.ESPPolicies)) + 10*len(cfg.Peers)
+	rules := len(cfg.FirewallInput) + len(cfg.FirewallAccess) + len(cfg.FirewallSNAT) + len(cfg.FirewallDNAT)
+	lines := 8 + len(cfg.Routes) + 6*(len(cfg.IKEPolicies)+len(cfg.ESPPolicies)) + 10*len(cfg.Peers)
 	for _, i := range cfg.Interfaces {
 		lines += 6 + len(i.Addresses)
 	}
 	if cfg.OSPF != nil {
 		lines += 6 + len(cfg.OSPF.Networks) + len(cfg.OSPF.PassiveInterfaces)
 	}
-	b := make([]byte, 0, 64*lines)
-	b = append(b, "!\n"...)
-	group := ""
-	closeGroup := func() {
-		if group != "" {
-			b = append(b, "!\n"...)
-			group = ""
-		}
-	}
+	// Each line is formatted in a scratch buffer and copied into the
+	// builder, whose String returns the text without copying it all once
+	// more; a rule line is about 100 bytes, most others far shorter.
+	b := &render{line: make([]byte, 0, 256)}
+	b.Grow(40*lines + 100*rules)
+	b.WriteString("!\n")
 	ctx := &Ctx{Cfg: cfg}
 	for _, s := range g.stmts {
 		if s.Mode != ModeConfig || s.Get == nil {
 			continue
 		}
 		cmd := g.command(s)
+		if s.Enter == "" {
+			b.stmt, b.cmd = s, cmd
+			ctx.each = b
+			for _, a := range s.Get(ctx) {
+				b.oneLine(a)
+			}
+			ctx.each = nil
+			continue
+		}
 		for _, a := range s.Get(ctx) {
-			if s.Enter != "" {
-				closeGroup()
-				b = append(cmd.AppendFormat(b, a), '\n')
-				sub := *ctx
-				if err := s.Set(&sub, a); err != nil {
-					panic(fmt.Sprintf("render %s: %v", s.Name, err))
-				}
-				b = g.renderBlock(b, s.Enter, &sub)
-				b = append(b, "!\n"...)
-				continue
+			b.closeGroup()
+			b.writeLine(cmd, "", a)
+			sub := *ctx
+			if err := s.Set(&sub, a); err != nil {
+				panic(fmt.Sprintf("render %s: %v", s.Name, err))
 			}
-			if group != s.Group {
-				closeGroup()
-				group = s.Group
-			}
-			b = append(cmd.AppendFormat(b, a), '\n')
+			g.renderBlock(b, s.Enter, &sub)
+			b.WriteString("!\n")
 		}
 	}
-	closeGroup()
-	return string(b)
+	b.closeGroup()
+	return b.String()
 }
 
-func (g *Grammar) renderBlock(b []byte, m Mode, ctx *Ctx) []byte {
+// render is the text being rendered.
+type render struct {
+	strings.Builder
+	line  []byte           // scratch
+	group string           // the group of the one-line statements last written
+	stmt  *Statement       // the one-line statement being written
+	cmd   *grammar.Command // its command
+}
+
+// oneLine writes an instance of the one-line statement b.stmt, after a `!`
+// if it starts a group.
+func (b *render) oneLine(a grammar.Args) {
+	if b.group != b.stmt.Group {
+		b.closeGroup()
+		b.group = b.stmt.Group
+	}
+	b.writeLine(b.cmd, "", a)
+}
+
+// closeGroup ends the group of one-line statements being written, if any.
+func (b *render) closeGroup() {
+	if b.group != "" {
+		b.WriteString("!\n")
+		b.group = ""
+	}
+}
+
+// writeLine writes indent, the statement cmd with arguments a, and a
+// newline.
+func (b *render) writeLine(cmd *grammar.Command, indent string, a grammar.Args) {
+	b.line = append(b.line[:0], indent...)
+	b.line = append(cmd.AppendFormat(b.line, a), '\n')
+	b.Write(b.line)
+}
+
+func (g *Grammar) renderBlock(b *render, m Mode, ctx *Ctx) {
 	for _, s := range g.stmts {
 		if s.Mode != m || s.Get == nil {
 			continue
 		}
 		cmd := g.command(s)
 		for _, a := range s.Get(ctx) {
-			b = append(b, ' ')
-			b = append(cmd.AppendFormat(b, a), '\n')
+			b.writeLine(cmd, " ", a)
 		}
 	}
-	return b
 }
 
 func (g *Grammar) command(s *Statement) *grammar.Command {

@@ -39,6 +39,13 @@ type Ctx struct {
 	IKE   *IKEPolicy
 	ESP   *ESPPolicy
 	Peer  *Peer
+
+	// each, set by Render while it asks a top-level one-line statement
+	// for its instances, takes them one at a time: a Get that has many
+	// (the rules) may hand each to each.oneLine, reusing one Args, and
+	// return nil, rather than build them all at once. A Get that does
+	// not know of it returns its instances as usual.
+	each *render
 }
 
 // Statement is one configuration statement, declared once: its syntax and

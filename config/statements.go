@@ -711,35 +711,163 @@ func ruleStmt(ch Chain, help, body string) *Statement {
 			return nil
 		},
 		Get: func(c *Ctx) []grammar.Args {
-			out := make([]grammar.Args, 0, len(*c.Cfg.Rules(ch)))
-			for _, r := range *c.Cfg.Rules(ch) {
-				out = append(out, ruleArgs(r))
+			if c.each != nil {
+				eachRuleArgs(*c.Cfg.Rules(ch), c.each)
+				return nil
 			}
-			return out
+			return rulesArgs(*c.Cfg.Rules(ch))
 		},
 	}
 }
 
 func ruleArgs(r Rule) grammar.Args {
-	a := make(grammar.Args, 0, 13)
-	a = append(a, grammar.Arg{Name: "num", Value: itoa(r.Number)}, grammar.Arg{Name: "action", Value: r.Action},
+	return appendRuleArgs(make(grammar.Args, 0, 13), &r, itoa(r.Number), joinList(r.Src), joinList(r.Dst),
+		joinList(r.Sport), joinList(r.Dport))
+}
+
+// appendRuleArgs appends the arguments of rule r, given its number and
+// lists already in text form, in the order of the rule syntax.
+func appendRuleArgs(a grammar.Args, r *Rule, num, src, dst, sport, dport string) grammar.Args {
+	a = append(a, grammar.Arg{Name: "num", Value: num}, grammar.Arg{Name: "action", Value: r.Action},
 		grammar.Arg{Name: "dir", Value: r.Direction})
-	add := func(name, v string) {
-		if v != "" {
-			a = append(a, grammar.Arg{Name: name, Value: v})
+	for _, x := range [...]grammar.Arg{
+		{Name: "ifname", Value: r.Interface}, {Name: "proto", Value: r.Proto},
+		{Name: "srcs", Value: src}, {Name: "dsts", Value: dst}, {Name: "sports", Value: sport}, {Name: "dports", Value: dport},
+		{Name: "xsrcaddr", Value: r.Xsrc}, {Name: "xdstaddr", Value: r.Xdst}, {Name: "xdportnum", Value: r.Xdport},
+		{Name: "note", Value: r.Remark},
+	} {
+		if x.Value != "" {
+			a = append(a, x)
 		}
 	}
-	add("ifname", r.Interface)
-	add("proto", r.Proto)
-	add("srcs", strings.Join(r.Src, ","))
-	add("dsts", strings.Join(r.Dst, ","))
-	add("sports", strings.Join(r.Sport, ","))
-	add("dports", strings.Join(r.Dport, ","))
-	add("xsrcaddr", r.Xsrc)
-	add("xdstaddr", r.Xdst)
-	add("xdportnum", r.Xdport)
-	add("note", r.Remark)
 	return a
+}
+
+// joinList is strings.Join(l, ","), the text of a rule's address or port
+// list.
+func joinList(l []string) string { return strings.Join(l, ",") }
+
+// ruleTexts holds the arguments of a chain's rules that are not fields of
+// the rules: their numbers, and their lists of more than one element joined
+// with commas. A chain can hold tens of thousands of rules; written into
+// one string in rule order, they cost one allocation instead of one or
+// more per rule.
+type ruleTexts struct{ s string }
+
+// newRuleTexts writes the texts of rules, and counts their arguments.
+func newRuleTexts(rules []Rule) (t ruleTexts, nargs int) {
+	b := make([]byte, 0, 6*len(rules))
+	for i := range rules {
+		r := &rules[i]
+		b = strconv.AppendInt(b, int64(r.Number), 10)
+		nargs += 3 + countNonEmpty(r.Interface, r.Proto, r.Xsrc, r.Xdst, r.Xdport, r.Remark)
+		for _, l := range [...][]string{r.Src, r.Dst, r.Sport, r.Dport} {
+			if len(l) > 1 {
+				b = appendList(b, l)
+			}
+			if len(l) > 1 || len(l) == 1 && l[0] != "" {
+				nargs++
+			}
+		}
+	}
+	return ruleTexts{string(b)}, nargs
+}
+
+// appendArgs appends ruleArgs(*r) to a, taking the texts of r, which
+// must be the next rule of those newRuleTexts was given.
+func (t *ruleTexts) appendArgs(a grammar.Args, r *Rule) grammar.Args {
+	take := func(n int) string {
+		v := t.s[:n]
+		t.s = t.s[n:]
+		return v
+	}
+	num := take(decimalLen(r.Number))
+	var lists [4]string
+	for k, l := range [...][]string{r.Src, r.Dst, r.Sport, r.Dport} {
+		switch len(l) {
+		case 0:
+		case 1:
+			lists[k] = l[0]
+		default:
+			lists[k] = take(listLen(l))
+		}
+	}
+	return appendRuleArgs(a, r, num, lists[0], lists[1], lists[2], lists[3])
+}
+
+// rulesArgs is ruleArgs of every rule of a chain. The arguments of all
+// rules share one array.
+func rulesArgs(rules []Rule) []grammar.Args {
+	if len(rules) == 0 {
+		return nil
+	}
+	t, nargs := newRuleTexts(rules)
+	all := make(grammar.Args, 0, nargs)
+	out := make([]grammar.Args, len(rules))
+	for i := range rules {
+		start := len(all)
+		all = t.appendArgs(all, &rules[i])
+		out[i] = all[start:len(all):len(all)]
+	}
+	return out
+}
+
+// eachRuleArgs writes the rules of a chain to b, reusing one Args (on the
+// stack: b.oneLine keeps nothing of it).
+func eachRuleArgs(rules []Rule, b *render) {
+	if len(rules) == 0 {
+		return
+	}
+	t, _ := newRuleTexts(rules)
+	a := make(grammar.Args, 0, 13)
+	for i := range rules {
+		a = t.appendArgs(a[:0], &rules[i])
+		b.oneLine(a)
+	}
+}
+
+func countNonEmpty(vs ...string) int {
+	n := 0
+	for _, v := range vs {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func appendList(b []byte, l []string) []byte {
+	for k, x := range l {
+		if k > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, x...)
+	}
+	return b
+}
+
+func listLen(l []string) int {
+	n := len(l) - 1
+	for _, x := range l {
+		n += len(x)
+	}
+	return n
+}
+
+// decimalLen is len(strconv.Itoa(n)).
+func decimalLen(n int) int {
+	k := 1
+	if n < 0 {
+		k++
+		if n == -n { // the most negative int
+			return len(strconv.Itoa(n))
+		}
+		n = -n
+	}
+	for ; n >= 10; n /= 10 {
+		k++
+	}
+	return k
 }
 
 // RuleText renders a rule as its configuration line.

@@ -25,6 +25,10 @@ type Command struct {
 	first []string // possible first keywords, for dispatch
 	set   *Set
 	index int // position in set.cmds: the earlier declared wins
+
+	names      []string // the names of the syntax by bit, for AppendFormat
+	fastFormat bool     // AppendFormat may use names (at most 64 of them)
+	plans      *planCache
 }
 
 // Arg is one captured keyword or value.
@@ -140,6 +144,7 @@ func (s *Set) add(c *Command) error {
 	}
 	prepare(root)
 	assignBits(root)
+	prepareFormat(c)
 	accept := &state{kind: stAccept, cmd: c}
 	c.entry = compileNode(root, accept, c)
 	computeClosures(c.entry)
@@ -896,96 +901,6 @@ func (s *Set) advance(toks []Token) (*matcher, error) {
 
 // Commands returns the commands of the set in declaration order.
 func (s *Set) Commands() []*Command { return s.cmds }
-
-// Format renders a command from its arguments, walking its syntax: values
-// are substituted (quoted when needed), optional parts appear when any of
-// their keywords or values are in args, `{…}` parts in declared order.
-func (c *Command) Format(args Args) string {
-	return string(c.AppendFormat(nil, args))
-}
-
-// AppendFormat appends Format(args) to dst.
-func (c *Command) AppendFormat(dst []byte, args Args) []byte {
-	f := formatter{buf: dst, start: len(dst), args: args}
-	f.node(c.root)
-	return f.buf
-}
-
-type formatter struct {
-	buf   []byte
-	start int // where this command's text begins in buf
-	args  Args
-}
-
-func (f *formatter) word(w string, quote bool) {
-	if len(f.buf) > f.start {
-		f.buf = append(f.buf, ' ')
-	}
-	if quote {
-		f.buf = AppendQuote(f.buf, w)
-	} else {
-		f.buf = append(f.buf, w...)
-	}
-}
-
-func (f *formatter) node(n *node) bool {
-	switch n.kind {
-	case nKeyword:
-		f.word(n.word, false)
-		return true
-	case nValue:
-		v, ok := f.args.Get(n.word)
-		if !ok {
-			return false
-		}
-		f.word(v, true)
-		return true
-	case nSeq:
-		mark := len(f.buf)
-		for _, k := range n.kids {
-			if !f.node(k) {
-				f.buf = f.buf[:mark]
-				return false
-			}
-		}
-		return true
-	case nOpt:
-		if present(n.kids[0], f.args) {
-			f.node(n.kids[0])
-		}
-		return true
-	case nAlt:
-		for _, k := range n.kids {
-			if present(k, f.args) && f.node(k) {
-				return true
-			}
-		}
-		return false
-	case nAny:
-		for _, k := range n.kids {
-			if present(k, f.args) {
-				f.node(k)
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// present reports whether any value of n is in args, or, for a part made
-// of keywords only, whether any of its keywords is.
-func present(n *node, args Args) bool {
-	names := n.vals
-	if len(names) == 0 {
-		names = n.kws
-	}
-	for _, name := range names {
-		if args.Has(name) {
-			return true
-		}
-	}
-	return false
-}
 
 // Tokens lists the keywords and values of the syntax with their help, in
 // order, for documentation.

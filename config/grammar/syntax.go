@@ -43,6 +43,7 @@ type node struct {
 	bit   int      // the name's bit in thread.used, or -1
 	vals  []string // names of the values in this subtree
 	kws   []string // keywords in this subtree
+	pmask uint64   // bits of the names that make the node present (Format)
 }
 
 type vtypeKind int

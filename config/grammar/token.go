@@ -102,13 +102,15 @@ func AppendQuote(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
+// quoteByte marks the bytes that make a value print quoted.
+var quoteByte = [256]bool{' ': true, '\t': true, '"': true, '\r': true, '\n': true}
+
 func needsQuote(s string) bool {
 	if s == "" {
 		return true
 	}
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ' ', '\t', '"', '\r', '\n':
+		if quoteByte[s[i]] {
 			return true
 		}
 	}
