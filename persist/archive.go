@@ -10,10 +10,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ArchiveSize is how many committed configurations the archive keeps.
@@ -64,22 +67,33 @@ func (s *Store) metaPath(seq uint64) string {
 // metadata, Archive returns an error wrapping ErrCorrupt and changes
 // nothing. An error after the new entry is in place (pruning failed) comes
 // with that entry, whose Seq is then non-zero.
-func (s *Store) Archive(cfg []byte, m Meta) (Entry, error) {
+//
+// On disk the order is: the configuration file (its bytes and its name
+// durable), then the metadata file (likewise), which is the moment the
+// entry exists; then the metadata of the pruned entries, made durable
+// before their configuration files go. Each step is ordered after the
+// previous one by an fsync, so a crash at any point leaves the old archive
+// or the new one, possibly with configuration files that have no metadata
+// (orphans), which the next Archive removes; never metadata without its
+// configuration.
+func (s *Store) Archive(cfg []byte, m Meta) (e Entry, err error) {
 	unlock, err := s.lock(true)
 	if err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
 	defer unlock()
+	defer func() { s.wrote(err) }()
 
-	entries, orphans, err := s.scan()
+	sc, err := s.scanArchive()
 	if err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
+	entries := sc.entries
 	// The archive is sound: now clean what interrupted writes left.
-	if err := s.cleanTemps(); err != nil {
+	if err := s.cleanTempsIfDue(sc.temps); err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
-	for _, p := range orphans {
+	for _, p := range sc.orphans {
 		if err := removeFile(p); err != nil {
 			return Entry{}, fmt.Errorf("persist: archive: %w", err)
 		}
@@ -89,7 +103,7 @@ func (s *Store) Archive(cfg []byte, m Meta) (Entry, error) {
 		m.Time = time.Now()
 	}
 	sum := sha256.Sum256(cfg)
-	e := Entry{Meta: m, Seq: 1, Size: int64(len(cfg)), SHA256: hex.EncodeToString(sum[:])}
+	e = Entry{Meta: m, Seq: 1, Size: int64(len(cfg)), SHA256: hex.EncodeToString(sum[:])}
 	if len(entries) > 0 {
 		e.Seq = entries[0].Seq + 1
 	}
@@ -104,32 +118,45 @@ func (s *Store) Archive(cfg []byte, m Meta) (Entry, error) {
 
 	// The configuration first, then the metadata: an entry exists once its
 	// metadata does, and a configuration file without metadata is the
-	// remains of a crash.
+	// remains of a crash. writeFile fsyncs the directory after the rename,
+	// so the configuration's name is on disk before the metadata's can be.
 	if err := s.writeFile(s.cfgPath(e.Seq), cfg); err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
 	if s.hit("archived-cfg", s.cfgPath(e.Seq)) {
 		return Entry{}, errCrash
 	}
+	// And the metadata's name is on disk before any pruning can be: a
+	// crash never loses an old entry without keeping the new one.
 	if err := s.writeFile(s.metaPath(e.Seq), mj); err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
 
 	// Prune: metadata first, so a crash in between leaves an orphan
 	// configuration (removed next time), never metadata without its text.
-	all := append([]Entry{e}, entries...)
-	for len(all) > ArchiveSize {
-		old := all[len(all)-1]
-		if err := removeFile(s.metaPath(old.Seq)); err != nil {
+	// One fsync of the directory after all the metadata removals orders
+	// them before the configuration removals; those need none of their
+	// own, since one that a crash undoes is an orphan.
+	pruned := entries[min(len(entries), ArchiveSize-1):]
+	for i := len(pruned) - 1; i >= 0; i-- { // oldest first
+		old := pruned[i]
+		if err := removeName(s.metaPath(old.Seq)); err != nil {
 			return e, fmt.Errorf("persist: archive: commit %d archived, pruning commit %d: %w", e.Seq, old.Seq, err)
 		}
 		if s.hit("pruned-meta", s.metaPath(old.Seq)) {
 			return e, errCrash
 		}
-		if err := removeFile(s.cfgPath(old.Seq)); err != nil {
+	}
+	if len(pruned) == 0 {
+		return e, nil
+	}
+	if err := syncDir(s.archive); err != nil {
+		return e, fmt.Errorf("persist: archive: commit %d archived, pruning: %w", e.Seq, err)
+	}
+	for _, old := range pruned {
+		if err := removeName(s.cfgPath(old.Seq)); err != nil {
 			return e, fmt.Errorf("persist: archive: commit %d archived, pruning commit %d: %w", e.Seq, old.Seq, err)
 		}
-		all = all[:len(all)-1]
 	}
 	return e, nil
 }
@@ -190,44 +217,177 @@ func (s *Store) Load(n int) ([]byte, Entry, error) {
 // metadata file that does not parse, or whose configuration file is
 // missing, is an error wrapping ErrCorrupt. The caller holds the lock.
 func (s *Store) scan() (entries []Entry, orphans []string, err error) {
-	ents, err := os.ReadDir(s.archive)
-	if err != nil {
-		return nil, nil, err
+	sc, err := s.scanArchive()
+	return sc.entries, sc.orphans, err
+}
+
+// archiveScan is what scanArchive finds.
+type archiveScan struct {
+	entries []Entry  // newest first
+	orphans []string // configuration files without metadata
+	temps   bool     // temporary files are present
+}
+
+// fileID is what stat tells of a file's identity and version. The kernel
+// sets ctime to its clock on every change to the file, content or inode,
+// and no program can set it to another value (utimensat(2) sets it to
+// now): see scanArchive for why that makes the cache safe.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // nanoseconds since the epoch
+}
+
+// cachedMeta is a metadata file as scanArchive last validated it.
+type cachedMeta struct {
+	id    fileID
+	entry Entry
+}
+
+func statID(st *unix.Stat_t) fileID {
+	return fileID{
+		dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size,
+		mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(),
 	}
+}
+
+// fstatat is lstat(2) of name in the directory open as dirfd: no path to
+// resolve, which makes it cheaper than os.Lstat.
+func fstatat(dirfd int, name string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			return st, err
+		}
+	}
+}
+
+// scanArchive is scan, plus whether the archive directory holds temporary
+// files.
+//
+// Parsing every metadata file on every call would cost more than all of
+// an Archive's other work but its fsyncs, so the Store keeps the entries
+// it has validated, each with the identity (device, inode, size, mtime,
+// ctime) its file had when read, and reads a file again only when that
+// identity changed. Every call still lists the directory and stats every
+// metadata file, so entries that appear (written by another Store or
+// process), vanish or are replaced are seen at once; only the decoding is
+// saved.
+//
+// A file modified in place keeps its inode, and possibly its size; what
+// changes is its ctime, but to the kernel's clock at its granularity (a
+// tick of a few milliseconds on many filesystems, a second or two on some)
+// so a second change within the tick of the first can leave the identity
+// as it was. Hence an entry is kept only when its file's ctime is older
+// than a timestamp the same filesystem's clock gave before the read (the
+// newest ctime among the directory and the metadata files just stat'ed):
+// every later change to the file then gets a ctime at least that new, so
+// different from the one recorded (unless the system clock is set back
+// meanwhile and a change lands on that very nanosecond). Files changed too
+// recently, like the one the previous Archive wrote, are simply read again
+// next time. This is the "racy clean" rule of git's index, with ctime,
+// which unlike mtime cannot be set by a program.
+//
+// The caller holds the lock, shared or exclusive.
+func (s *Store) scanArchive() (archiveScan, error) {
+	d, err := os.Open(s.archive)
+	if err != nil {
+		return archiveScan{}, err
+	}
+	defer d.Close()
+	ents, err := d.ReadDir(-1)
+	if err != nil {
+		return archiveScan{}, err
+	}
+	// Name order, as os.ReadDir gives: which file an error names should
+	// not depend on the directory's internal order.
+	slices.SortFunc(ents, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	dirfd := int(d.Fd())
+	var dst unix.Stat_t
+	for {
+		if err = unix.Fstat(dirfd, &dst); err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return archiveScan{}, fmt.Errorf("stat %s: %w", s.archive, err)
+	}
+
+	var sc archiveScan
+	type metaStat struct {
+		seq uint64
+		id  fileID
+	}
+	var metas []metaStat
 	cfgs := map[uint64]bool{}
-	var metas []uint64
+	// horizon is the newest ctime seen: the filesystem's clock read at or
+	// before now, so before any of the reads below.
+	horizon := dst.Ctim.Nano()
 	for _, de := range ents {
-		seq, ext, ok := parseArchiveName(de.Name())
+		name := de.Name()
+		if strings.HasPrefix(name, tmpPrefix) && de.Type().IsRegular() {
+			sc.temps = true
+			continue
+		}
+		seq, ext, ok := parseArchiveName(name)
 		if !ok {
 			continue
 		}
 		if !de.Type().IsRegular() {
-			return nil, nil, fmt.Errorf("%s: %w: not a regular file", filepath.Join(s.archive, de.Name()), ErrCorrupt)
+			return archiveScan{}, s.notRegular(name)
 		}
 		if ext == "cfg" {
 			cfgs[seq] = true
-		} else {
-			metas = append(metas, seq)
+			continue
 		}
-	}
-	for _, seq := range metas {
-		e, err := s.readMeta(seq)
+		st, err := fstatat(dirfd, name)
 		if err != nil {
-			return nil, nil, err
+			return archiveScan{}, &os.PathError{Op: "lstat", Path: filepath.Join(s.archive, name), Err: err}
 		}
-		if !cfgs[seq] {
-			return nil, nil, fmt.Errorf("%s: %w: its configuration %s is missing",
-				s.metaPath(seq), ErrCorrupt, filepath.Base(s.cfgPath(seq)))
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return archiveScan{}, s.notRegular(name)
 		}
-		delete(cfgs, seq)
-		entries = append(entries, e)
+		id := statID(&st)
+		horizon = max(horizon, id.ctime)
+		metas = append(metas, metaStat{seq: seq, id: id})
 	}
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Seq > entries[j].Seq })
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep := make(map[uint64]cachedMeta, len(metas))
+	for _, m := range metas {
+		c, hit := s.metas[m.seq]
+		e := c.entry
+		if !hit || c.id != m.id {
+			if e, err = s.readMeta(m.seq); err != nil {
+				return archiveScan{}, err
+			}
+		}
+		if !cfgs[m.seq] {
+			return archiveScan{}, fmt.Errorf("%s: %w: its configuration %s is missing",
+				s.metaPath(m.seq), ErrCorrupt, filepath.Base(s.cfgPath(m.seq)))
+		}
+		delete(cfgs, m.seq)
+		if m.id.ctime < horizon {
+			keep[m.seq] = cachedMeta{id: m.id, entry: e}
+		}
+		sc.entries = append(sc.entries, e)
+	}
+	// Only now that the whole archive is sound: a failed scan leaves the
+	// cache as it was, which is still right for every file it describes.
+	s.metas = keep
+
+	sort.Slice(sc.entries, func(i, j int) bool { return sc.entries[i].Seq > sc.entries[j].Seq })
 	for seq := range cfgs {
-		orphans = append(orphans, s.cfgPath(seq))
+		sc.orphans = append(sc.orphans, s.cfgPath(seq))
 	}
-	sort.Strings(orphans)
-	return entries, orphans, nil
+	sort.Strings(sc.orphans)
+	return sc, nil
+}
+
+func (s *Store) notRegular(name string) error {
+	return fmt.Errorf("%s: %w: not a regular file", filepath.Join(s.archive, name), ErrCorrupt)
 }
 
 // parseArchiveName splits "000042.cfg" into 42 and "cfg". Names that

@@ -101,6 +101,15 @@ func removeFile(path string) error {
 	return syncDir(filepath.Dir(path))
 }
 
+// removeName removes path if present, without the fsync: the removal may
+// not survive a crash until the caller fsyncs the directory.
+func removeName(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // syncDir makes the directory entries of d durable (new names, renames,
 // removals).
 func syncDir(d string) error {

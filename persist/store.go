@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // File and directory names inside the state directory.
@@ -36,10 +37,14 @@ const (
 	archiveName = "archive"
 
 	// tmpPrefix starts the name of every temporary file. Files with this
-	// prefix are left by an interrupted write: reads ignore them and the
-	// next write removes them.
+	// prefix are left by an interrupted write: reads ignore them and a
+	// later write removes them (see cleanTempsIfDue).
 	tmpPrefix = ".tmp-"
 )
+
+// cleanEvery is how many writes a Store makes at most between two
+// removals of temporary files when it has no sign that any exist.
+const cleanEvery = 32
 
 const (
 	dirMode  os.FileMode = 0o700
@@ -61,6 +66,20 @@ type Store struct {
 	// makes the write stop there as if the process had died: no cleanup,
 	// files closed. Tests use it to prove crash safety.
 	crash func(step, path string) bool
+
+	// mu guards the fields below. The flock does not: it orders
+	// processes and goroutines on disk, but it is invisible to Go's
+	// memory model, and readers holding the shared lock run at once.
+	// mu is only ever taken with the flock already held, never the
+	// other way round.
+	mu sync.Mutex
+	// metas caches validated archive metadata by commit number; see scan.
+	metas map[uint64]cachedMeta
+	// tidy is true once this Store has removed the temporary files and
+	// none of its writes has failed since; sinceClean counts its writes
+	// since it last removed them. See cleanTempsIfDue.
+	tidy       bool
+	sinceClean int
 }
 
 // Open opens the state directory dir, creating it (mode 0700) and its
@@ -175,19 +194,59 @@ func (s *Store) readFile(name, what string) ([]byte, error) {
 	return b, nil
 }
 
-func (s *Store) writeLocked(name, what string, data []byte) error {
+func (s *Store) writeLocked(name, what string, data []byte) (err error) {
 	unlock, err := s.lock(true)
 	if err != nil {
 		return fmt.Errorf("persist: write %s: %w", what, err)
 	}
 	defer unlock()
-	if err := s.cleanTemps(); err != nil {
+	defer func() { s.wrote(err) }()
+	if err := s.cleanTempsIfDue(false); err != nil {
 		return fmt.Errorf("persist: write %s: %w", what, err)
 	}
 	if err := s.writeFile(s.path(name), data); err != nil {
 		return fmt.Errorf("persist: write %s: %w", what, err)
 	}
 	return nil
+}
+
+// cleanTempsIfDue runs cleanTemps when there may be temporary files to
+// remove: on this Store's first write, after one of its writes failed (it
+// may have left its temporary file, as a crash does), when the caller saw
+// some (seen), and otherwise every cleanEvery writes, rather than reading
+// both directories on every write: a temporary file is garbage, never
+// mistaken for data (reads ignore the prefix, and nothing renames a file
+// it did not create this very write), so it does no harm while it waits,
+// and it is rare. One left by another process
+// that died is removed by the first write of the next process to open the
+// directory, by an Archive (whose scan sees those in the archive), or
+// within cleanEvery writes of any live Store. The caller holds the
+// exclusive lock.
+func (s *Store) cleanTempsIfDue(seen bool) error {
+	s.mu.Lock()
+	due := seen || !s.tidy || s.sinceClean >= cleanEvery
+	s.mu.Unlock()
+	if !due {
+		return nil
+	}
+	if err := s.cleanTemps(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.tidy, s.sinceClean = true, 0
+	s.mu.Unlock()
+	return nil
+}
+
+// wrote counts a write of this Store, and notes if it failed: a failed
+// write may leave its temporary file behind.
+func (s *Store) wrote(err error) {
+	s.mu.Lock()
+	s.sinceClean++
+	if err != nil {
+		s.tidy = false
+	}
+	s.mu.Unlock()
 }
 
 // cleanTemps removes the temporary files left by interrupted writes. The
