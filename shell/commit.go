@@ -149,10 +149,11 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 				return err
 			}
 		}
-		if err := s.Store.WriteRunning([]byte(text)); err != nil {
+		data := []byte(text) // one copy of a text that may be a megabyte
+		if err := s.Store.WriteRunning(data); err != nil {
 			return fmt.Errorf("%% Commit applied but the running-config could not be saved: %v", err)
 		}
-		if _, err := s.Store.Archive([]byte(text), persist.Meta{User: s.User, Comment: opt.Comment}); err != nil {
+		if _, err := s.Store.Archive(data, persist.Meta{User: s.User, Comment: opt.Comment}); err != nil {
 			s.Infof("%% Warning: commit archive: %v\n", err)
 		}
 	}
