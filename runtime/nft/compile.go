@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"mboxsh/config"
 )
@@ -109,6 +110,7 @@ const (
 	actSNAT
 	actDNAT
 	actRedirect
+	actJump // to the sub-chain ruleIR.jump
 )
 
 // ruleIR is one kernel rule, in a form that both the expression builder and
@@ -132,6 +134,7 @@ type ruleIR struct {
 	natAddr  netip.Addr // SNAT/DNAT address (range start)
 	natAddr2 netip.Addr // SNAT range end; invalid = single address
 	natPort  uint16     // DNAT/redirect port; 0 = keep
+	jump     string     // actJump: the target chain
 
 	digest string // fingerprint of everything above plus codegenVersion
 }
@@ -163,6 +166,11 @@ func (ir *ruleIR) fingerprint() {
 		fmt.Fprintf(&b, "%d-%d,", p.lo, p.hi)
 	}
 	fmt.Fprintf(&b, "|%d|%s|%s|%d", ir.act, ir.natAddr, ir.natAddr2, ir.natPort)
+	if ir.act == actJump {
+		// Only jump rules carry this part: the fingerprints of all other
+		// rules stay as codegen version 2 made them.
+		b.WriteString("|" + ir.jump)
+	}
 	sum := sha256.Sum256([]byte(b.String()))
 	ir.digest = string(sum[:12])
 }
@@ -176,19 +184,32 @@ func newUnit(key string, irs []*ruleIR) wantUnit {
 	return wantUnit{key: key, rules: rs}
 }
 
-// compiler turns configurations into wanted tables. It remembers the
-// rules it compiled last time, per chain and sorted by number, so that a
-// commit that changes one rule of 10,000 compiles one rule, and an
-// unchanged chain costs one comparison per rule and no allocation.
+// compiler turns configurations into wanted tables. It remembers what it
+// compiled last time, so that a commit that changes one rule of 10,000
+// compiles one rule and rebuilds one sub-chain, and an unchanged
+// configuration costs one comparison per rule and no allocation:
+//
+//   - per configuration chain, the compiled rules sorted by number
+//     (memoEntry: a private copy of the config.Rule and its kernel rules);
+//   - per base chain, the sub-chains (chunks) and their jump rules;
+//   - per base chain, the concatenation with the built-in rules.
+//
+// Memoised parts are never modified once built: a wantChain whose units
+// are the same slice has the same fingerprint.
 type compiler struct {
-	prev map[config.Chain]compiled
-	cat  map[string]catEntry
+	chunkSize int // mean sub-chain size (a power of two)
+	flatMax   int // chains with at most this many configuration rules stay flat
+
+	prev   map[config.Chain]compiled
+	cat    map[string]catEntry
+	layout map[string]layoutMemo // by base chain
 }
 
 // compiled is the last result for one chain.
 type compiled struct {
 	entries []*memoEntry // sorted by rule number
-	units   []wantUnit   // units[i] == entries[i].unit
+	nums    []int        // nums[i] == entries[i].rule.Number (walked without loading entries)
+	units   []wantUnit   // units[i] == entries[i].unit; built on demand (unitsOf)
 }
 
 type memoEntry struct {
@@ -199,11 +220,38 @@ type memoEntry struct {
 type catEntry struct {
 	parts [][]wantUnit
 	out   []wantUnit
+	fp    string
+}
+
+// layoutMemo is the last sub-chain layout of one base chain.
+type layoutMemo struct {
+	entries []*memoEntry // the compiled rules it was made of
+	chunks  []chunkMemo  // in order
+	jumps   []wantUnit   // jump rules, one per chunk
+	chains  []wantChain  // the sub-chains, one per chunk
+}
+
+type chunkMemo struct {
+	start int          // rule number the chunk is named after (0: head)
+	ents  []*memoEntry // its rules
+	wc    wantChain
+	jump  wantUnit
+}
+
+func newCompiler() *compiler {
+	return &compiler{
+		chunkSize: defaultChunkSize,
+		flatMax:   defaultFlatMax,
+		prev:      map[config.Chain]compiled{},
+		cat:       map[string]catEntry{},
+		layout:    map[string]layoutMemo{},
+	}
 }
 
 // concat joins parts, returning the previous result when the parts are
 // the same as last time (an unchanged 10,000-rule chain is not copied).
-func (c *compiler) concat(name string, parts ...[]wantUnit) []wantUnit {
+// It also returns the fingerprint of the result.
+func (c *compiler) concat(name string, parts ...[]wantUnit) ([]wantUnit, string) {
 	if e, ok := c.cat[name]; ok && len(e.parts) == len(parts) {
 		same := true
 		for i := range parts {
@@ -213,15 +261,20 @@ func (c *compiler) concat(name string, parts ...[]wantUnit) []wantUnit {
 			}
 		}
 		if same {
-			return e.out
+			return e.out, e.fp
 		}
 	}
-	var out []wantUnit
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]wantUnit, 0, n)
 	for _, p := range parts {
 		out = append(out, p...)
 	}
-	c.cat[name] = catEntry{parts: parts, out: out}
-	return out
+	fp := unitsFP(out)
+	c.cat[name] = catEntry{parts: parts, out: out, fp: fp}
+	return out, fp
 }
 
 func sameUnits(a, b []wantUnit) bool {
@@ -239,22 +292,16 @@ func sameUnits(a, b []wantUnit) bool {
 	return true
 }
 
-func newCompiler() *compiler {
-	return &compiler{prev: map[config.Chain]compiled{}, cat: map[string]catEntry{}}
-}
-
 // rules compiles the configuration rules of one chain. It walks the rules
-// and last time's entries side by side (both sorted by number).
-func (c *compiler) rules(ch config.Chain, list []config.Rule, errs *[]string) []wantUnit {
-	byNumber := func(a, b config.Rule) int { return a.Number - b.Number }
-	if !slices.IsSortedFunc(list, byNumber) {
-		list = slices.Clone(list)
-		slices.SortStableFunc(list, byNumber)
-	}
+// and last time's entries side by side (both sorted by number); an
+// unchanged rule costs one comparison with its private copy.
+func (c *compiler) rules(ch config.Chain, list []config.Rule, errs *[]string) compiled {
 	prev := c.prev[ch]
+	nerrs := len(*errs)
 	var entries []*memoEntry // nil while the result equals prev.entries[:n]
+	var nums []int
 	n := 0
-	emit := func(m *memoEntry) {
+	emit := func(m *memoEntry, num int) {
 		if entries == nil {
 			if n < len(prev.entries) && prev.entries[n] == m {
 				n++
@@ -262,49 +309,83 @@ func (c *compiler) rules(ch config.Chain, list []config.Rule, errs *[]string) []
 			}
 			entries = make([]*memoEntry, n, len(list))
 			copy(entries, prev.entries[:n])
+			nums = make([]int, n, len(list))
+			copy(nums, prev.nums[:n])
 		}
 		entries = append(entries, m)
+		nums = append(nums, num)
 		n++
 	}
 	j := 0
-	for i, r := range list {
-		if i > 0 && list[i-1].Number == r.Number {
+	for i := range list {
+		r := &list[i]
+		if i > 0 && list[i-1].Number >= r.Number {
+			if list[i-1].Number > r.Number {
+				// Not sorted (the model keeps rules sorted, but do
+				// not depend on it).
+				sorted := slices.Clone(list)
+				slices.SortStableFunc(sorted, func(a, b config.Rule) int { return a.Number - b.Number })
+				*errs = (*errs)[:nerrs]
+				return c.rules(ch, sorted, errs)
+			}
 			*errs = append(*errs, fmt.Sprintf("%s %d: duplicate rule number", ch.Keyword(), r.Number))
 			continue
 		}
-		for j < len(prev.entries) && prev.entries[j].rule.Number < r.Number {
+		for j < len(prev.nums) && prev.nums[j] < r.Number {
 			j++
 		}
-		if j < len(prev.entries) && prev.entries[j].rule.Number == r.Number && ruleEqual(prev.entries[j].rule, r) {
-			emit(prev.entries[j])
+		if j < len(prev.nums) && prev.nums[j] == r.Number && ruleEqual(&prev.entries[j].rule, r) {
+			emit(prev.entries[j], r.Number)
 			continue
 		}
 		key := ch.Keyword() + " " + strconv.Itoa(r.Number)
-		irs, err := compileRule(ch, key, r)
+		irs, err := compileRule(ch, key, *r)
 		if err != nil {
 			*errs = append(*errs, fmt.Sprintf("%s: %v", key, err))
 			continue
 		}
-		emit(&memoEntry{rule: cloneRule(r), unit: newUnit(key, irs)})
+		emit(&memoEntry{rule: cloneRule(*r), unit: newUnit(key, irs)}, r.Number)
 	}
 	if entries == nil {
 		if n == len(prev.entries) {
-			return prev.units
+			return prev
 		}
-		entries = prev.entries[:n]
+		entries, nums = prev.entries[:n], prev.nums[:n]
 	}
-	units := make([]wantUnit, len(entries))
-	for i, m := range entries {
+	cur := compiled{entries: entries, nums: nums}
+	c.prev[ch] = cur
+	return cur
+}
+
+// unitsOf returns the units of comp[from:to], reusing comp.units when
+// it is built (a flat chain) or the whole range is asked for.
+func unitsOf(comp *compiled, from, to int) []wantUnit {
+	if comp.units != nil {
+		return comp.units[from:to:to]
+	}
+	units := make([]wantUnit, to-from)
+	for i, m := range comp.entries[from:to] {
 		units[i] = m.unit
 	}
-	c.prev[ch] = compiled{entries: entries, units: units}
 	return units
 }
 
 // compile builds the table cfg wants.
 func (c *compiler) compile(cfg *config.Config) (*want, error) {
 	var errs []string
-	rules := func(ch config.Chain) []wantUnit { return c.rules(ch, *cfg.Rules(ch), &errs) }
+	var comp [4]compiled
+	for _, ch := range []config.Chain{config.ChainInput, config.ChainAccess, config.ChainSNAT, config.ChainDNAT} {
+		comp[ch] = c.rules(ch, *cfg.Rules(ch), &errs)
+		if len(comp[ch].entries) <= c.flatMax && comp[ch].units == nil {
+			// A flat chain: its units are concatenated with the
+			// built-in rules; memoised with the entries.
+			comp[ch].units = unitsOf(&comp[ch], 0, len(comp[ch].entries))
+			c.prev[ch] = comp[ch]
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
 	var services, accessDefaults []wantUnit
 	if !cfg.FirewallDisable.Input {
 		services = defaultInputServices(cfg)
@@ -312,36 +393,58 @@ func (c *compiler) compile(cfg *config.Config) (*want, error) {
 	if !cfg.FirewallDisable.Access {
 		accessDefaults = defaultAccess()
 	}
-	input := c.concat(chainInput, defaultInputBase(), rules(config.ChainInput), services)
-	forward := c.concat(chainForward, accessDefaults, rules(config.ChainAccess))
-	dnat := rules(config.ChainDNAT)
-	snat := rules(config.ChainSNAT)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
-	}
 	w := &want{}
 	for _, spec := range chainSpecs {
-		wc := wantChain{name: spec.name, base: true, typ: spec.typ, hook: spec.hook, prio: spec.prio, policy: spec.policy}
+		var parts [][]wantUnit
+		var mid []wantUnit
+		var chunks []wantChain
 		switch spec.name {
 		case chainInput:
-			wc.units = input
+			mid, chunks = c.chunk(spec.name, comp[config.ChainInput])
+			parts = [][]wantUnit{defaultInputBase(), mid, services}
 		case chainForward:
-			wc.units = forward
+			mid, chunks = c.chunk(spec.name, comp[config.ChainAccess])
+			parts = [][]wantUnit{accessDefaults, mid}
 		case chainPrerouting:
-			wc.units = dnat
+			mid, chunks = c.chunk(spec.name, comp[config.ChainDNAT])
+			parts = [][]wantUnit{mid}
 		case chainPostrouting:
-			wc.units = snat
+			mid, chunks = c.chunk(spec.name, comp[config.ChainSNAT])
+			parts = [][]wantUnit{mid}
 		}
-		w.chains = append(w.chains, wc)
+		units, fp := c.concat(spec.name, parts...)
+		w.chains = append(w.chains, wantChain{name: spec.name, base: true, typ: spec.typ, hook: spec.hook,
+			prio: spec.prio, policy: spec.policy, units: units, fp: fp})
+		w.chains = append(w.chains, chunks...)
 	}
 	return w, nil
 }
 
-func ruleEqual(a, b config.Rule) bool {
-	return a.Number == b.Number && a.Action == b.Action && a.Direction == b.Direction &&
-		a.Interface == b.Interface && a.Proto == b.Proto && slices.Equal(a.Src, b.Src) &&
-		slices.Equal(a.Dst, b.Dst) && slices.Equal(a.Sport, b.Sport) && slices.Equal(a.Dport, b.Dport) &&
-		a.Xsrc == b.Xsrc && a.Xdst == b.Xdst && a.Xdport == b.Xdport && a.Remark == b.Remark
+// ruleEqual compares a configuration rule with a memoised copy. It runs
+// for every rule of every commit: strings are compared by their data
+// pointer first (the copies share it with the configurations they came
+// from, and configuration clones share it too), which halves the cost.
+func ruleEqual(a, b *config.Rule) bool {
+	return a.Number == b.Number && strEqual(a.Action, b.Action) && strEqual(a.Direction, b.Direction) &&
+		strEqual(a.Interface, b.Interface) && strEqual(a.Proto, b.Proto) && strsEqual(a.Src, b.Src) &&
+		strsEqual(a.Dst, b.Dst) && strsEqual(a.Sport, b.Sport) && strsEqual(a.Dport, b.Dport) &&
+		strEqual(a.Xsrc, b.Xsrc) && strEqual(a.Xdst, b.Xdst) && strEqual(a.Xdport, b.Xdport) && strEqual(a.Remark, b.Remark)
+}
+
+func strEqual(a, b string) bool {
+	return len(a) == len(b) && (unsafe.StringData(a) == unsafe.StringData(b) || a == b)
+}
+
+func strsEqual(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strEqual(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func cloneRule(r config.Rule) config.Rule {

@@ -194,6 +194,9 @@ func (p *plan) describe() string {
 	if p.removed > 0 {
 		parts = append(parts, plural(p.removed, "rule")+" removed")
 	}
+	if p.moved > 0 {
+		parts = append(parts, plural(p.moved, "rule")+" moved between chains")
+	}
 	if p.chainOp > 0 {
 		parts = append(parts, plural(p.chainOp, "table/chain change"))
 	}
@@ -242,6 +245,12 @@ func (d *Driver) apply(ctx context.Context, w *want, planned *plannedBatch, snap
 				}
 				return nil, fmt.Errorf("nft: saving the rules to replace: %w", err)
 			}
+		}
+		if err := carryCounters(ctx, c, p); err != nil {
+			if transportErr(err) {
+				d.reset()
+			}
+			return nil, fmt.Errorf("nft: reading the counters of the rules to move: %w", err)
 		}
 		gen, err := c.sendBatch(ctx, p.msgs, true, cur.gen)
 		switch {
@@ -294,6 +303,39 @@ func (d *Driver) completeSnapshot(ctx context.Context, c *conn, p *plan) error {
 		if err := c.fetchSets(ctx, r.raw); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// carryCounters gives the rules the batch moves (deletes in one place and
+// creates unchanged in another) the counter values the kernel holds for
+// them now, read chain by chain just before the batch is sent. Packets
+// counted between this read and the batch are lost.
+func carryCounters(ctx context.Context, c *conn, p *plan) error {
+	if len(p.moves) == 0 {
+		return nil
+	}
+	byChain := map[string]map[uint64][2]uint64{}
+	for _, mv := range p.moves {
+		cnt, ok := byChain[mv.chain]
+		if !ok {
+			var err error
+			if cnt, err = c.chainCounters(ctx, mv.chain); err != nil && !errors.Is(err, syscall.ENOENT) {
+				return err
+			}
+			// ENOENT: the chain is gone, so the table changed since
+			// the plan and the kernel will refuse the batch.
+			byChain[mv.chain] = cnt
+		}
+		v, ok := cnt[mv.handle]
+		if !ok || v == [2]uint64{} {
+			continue
+		}
+		attrs, err := mv.rebuild(v[0], v[1])
+		if err != nil {
+			return err
+		}
+		p.msgs[p.insOffset+mv.ins].attrs = attrs
 	}
 	return nil
 }
@@ -366,44 +408,45 @@ func (d *Driver) Counters(ctx context.Context) ([]RuleCounter, error) {
 	}
 	d.cache = s
 	var out []RuleCounter
-	order := []string{chainInput, chainForward, chainPrerouting, chainPostrouting}
-	for _, ch := range s.chains {
-		if !contains(order, ch.name) {
-			order = append(order, ch.name)
+	index := map[string]int{}
+	seen := map[string]bool{}
+	var walk func(ch *kChain)
+	walk = func(ch *kChain) {
+		if ch == nil || seen[ch.name] {
+			return
 		}
-	}
-	for _, name := range order {
-		ch := s.chain(name)
-		if ch == nil {
-			continue
-		}
-		index := map[string]int{}
+		seen[ch.name] = true
 		for _, r := range ch.rules {
+			if t, ok := jumpTarget(r.key); ok && r.ours {
+				walk(s.chain(t)) // the sub-chain's rules, in evaluation order
+				continue
+			}
+			base := ch.name
+			if b, _, ok := chunkOf(ch.name); ok {
+				base = b
+			}
 			pk, by, _ := counterOf(r.raw.exprs)
-			if i, ok := index[r.key]; ok {
+			if i, ok := index[base+"\x00"+r.key]; ok {
 				out[i].Packets += pk
 				out[i].Bytes += by
 				continue
 			}
-			rc := RuleCounter{Chain: chainKeyword[name], Name: r.key, Rule: r.text, Packets: pk, Bytes: by}
+			rc := RuleCounter{Chain: chainKeyword[base], Name: r.key, Rule: r.text, Packets: pk, Bytes: by}
 			if rc.Chain == "" {
-				rc.Chain = name
+				rc.Chain = ch.name
 			}
 			if kw, num, ok := strings.Cut(r.key, " "); ok && kw == rc.Chain {
 				rc.Number, _ = strconv.Atoi(num)
 			}
-			index[r.key] = len(out)
+			index[base+"\x00"+r.key] = len(out)
 			out = append(out, rc)
 		}
 	}
-	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+	for _, name := range []string{chainInput, chainForward, chainPrerouting, chainPostrouting} {
+		walk(s.chain(name))
 	}
-	return false
+	for _, ch := range s.chains {
+		walk(ch)
+	}
+	return out, nil
 }

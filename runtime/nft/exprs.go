@@ -222,6 +222,8 @@ func (ir *ruleIR) exprs() ([]expr.Any, []setSpec) {
 			n.Specified = true
 		}
 		ex = append(ex, n)
+	case actJump:
+		ex = append(ex, &expr.Verdict{Kind: expr.VerdictJump, Chain: ir.jump})
 	case actRedirect:
 		if ir.natPort != 0 {
 			ex = append(ex, &expr.Immediate{Register: 1, Data: be16(ir.natPort)})
@@ -394,6 +396,8 @@ func (ir *ruleIR) nftText() string {
 			to += fmt.Sprintf(":%d", ir.natPort)
 		}
 		w = append(w, "dnat ip to "+to)
+	case actJump:
+		w = append(w, "jump "+ir.jump)
 	case actRedirect:
 		if ir.natPort != 0 {
 			w = append(w, fmt.Sprintf("redirect to :%d", ir.natPort))
@@ -422,8 +426,11 @@ func (w *want) text() string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		spec := chainSpec{name: c.name, typ: c.typ, hook: c.hook, prio: c.prio, policy: c.policy}
-		fmt.Fprintf(&b, "\tchain %s {\n\t\t%s\n", c.name, chainHeader(spec))
+		fmt.Fprintf(&b, "\tchain %s {\n", c.name)
+		if c.base {
+			spec := chainSpec{name: c.name, typ: c.typ, hook: c.hook, prio: c.prio, policy: c.policy}
+			fmt.Fprintf(&b, "\t\t%s\n", chainHeader(spec))
+		}
 		for _, u := range c.units {
 			for _, r := range u.rules {
 				b.WriteString("\t\t" + r.ir.nftText() + "\n")

@@ -436,6 +436,7 @@ func TestKernelError(t *testing.T) {
 	bad := &ruleIR{chain: chainForward, key: "firewall-access 99", text: "bad", act: actDNAT, natAddr: addr("192.0.2.1")}
 	bad.fingerprint()
 	w.chains[1].units = append(w.chains[1].units, newUnit(bad.key, []*ruleIR{bad}))
+	w.chains[1].fp = "" // compare rule by rule
 	d.mu.Lock()
 	_, err = d.apply(ctx(t), w, nil, true)
 	d.mu.Unlock()

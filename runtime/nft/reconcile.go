@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/google/nftables/expr"
@@ -27,6 +28,9 @@ type wantChain struct {
 	prio   int32
 	policy uint32
 	units  []wantUnit
+	// fp is the fingerprint of units (unitsFP), set by the compiler; ""
+	// (a snapshot to restore) means "compare rule by rule".
+	fp string
 }
 
 type wantUnit struct {
@@ -66,14 +70,55 @@ func runs(rules []*kRule) [][]*kRule {
 
 // plan is the batch that moves the kernel from one state to another.
 type plan struct {
-	msgs    []bmsg
-	after   *kState
-	deleted []deletedRule // rules the batch removes (their content is needed to undo)
-	changed []string      // labels of the statements whose rules change
-	added   int
-	removed int
-	chainOp int
-	lines   []string // the differences, for Drift
+	msgs      []bmsg
+	after     *kState
+	deleted   []deletedRule   // rules the batch removes (their content is needed to undo)
+	changed   []string        // labels of the statements whose rules change
+	isChanged map[string]bool // the labels in changed
+	added     int
+	removed   int
+	moved     int // rules moved between chains unchanged (not in added/removed)
+	chainOp   int
+	lines     []string // the differences, for Drift
+	// moves are rules the batch deletes and creates again unchanged in
+	// another place (a sub-chain split or merged, a flat chain chunked):
+	// apply reads their counters just before sending the batch and gives
+	// them to the new rules.
+	moves []move
+	// insOffset is the index in msgs of the first message of the insert
+	// group (move.ins counts from there).
+	insOffset int
+
+	// Per key, the rules reconcile found missing from their chain and the
+	// rules of ours it found in a chain that does not want them: the same
+	// key in both is a rule in the wrong chain (see resolveMoves).
+	missing map[string]missingRef
+	extra   map[string]extraRef
+}
+
+type missingRef struct {
+	line  int // index in lines; -1: none (a chain created whole)
+	chain string
+	unit  wantUnit
+	added []addedRule
+}
+
+type addedRule struct {
+	ins     int // index in batchBuilder.insert of its NEWRULE message
+	rebuild func(packets, bytes uint64) ([]byte, error)
+}
+
+type extraRef struct {
+	line  int // index in lines; -1: none (its chain is dropped)
+	chain string
+	run   []*kRule
+}
+
+type move struct {
+	chain   string // where the rule is deleted
+	handle  uint64
+	ins     int
+	rebuild func(packets, bytes uint64) ([]byte, error)
 }
 
 type deletedRule struct {
@@ -97,7 +142,8 @@ func (b *batchBuilder) deletionEcho(attrs []byte) {
 }
 
 // label is how a rule key is named in messages: configuration statements
-// by themselves, built-in defaults and foreign rules with a "firewall" prefix.
+// by themselves, built-in defaults, jumps to sub-chains and foreign rules
+// with a "firewall" prefix.
 func label(key string) string {
 	if strings.HasPrefix(key, "firewall-") {
 		return key
@@ -110,7 +156,14 @@ func (p *plan) line(format string, args ...any) {
 }
 
 func (p *plan) change(key string) {
-	if l := label(key); !slices.Contains(p.changed, l) {
+	if _, ok := jumpTarget(key); ok {
+		return // the layout of sub-chains is no statement of the configuration
+	}
+	if l := label(key); !p.isChanged[l] {
+		if p.isChanged == nil {
+			p.isChanged = map[string]bool{}
+		}
+		p.isChanged[l] = true
 		p.changed = append(p.changed, l)
 	}
 }
@@ -118,31 +171,44 @@ func (p *plan) change(key string) {
 // batchBuilder accumulates messages; set IDs are unique within one batch.
 type batchBuilder struct {
 	setID uint32
-	err   error
+	// setPrefix starts the names of the anonymous sets of the batch:
+	// "__set<generation>_", and the set ID follows. The kernel would
+	// number "__set%d" itself, but finds a free number by scanning every
+	// set of the table (sscanf on each name): with 2,000 anonymous sets
+	// that costs more than the rest of a one-rule change. The batch is
+	// conditional on the generation, so the names are new in the table;
+	// nft shows anonymous sets inline whatever their names.
+	setPrefix string
+	err       error
 	// gone maps the handles of deleted rules to the rules: the kernel's
 	// echo of each deletion brings their final counters, for undo.
-	gone   map[uint64]*kRule
-	table  []bmsg // table creation or update
-	delete []bmsg // rule deletions
-	drop   []bmsg // chain flushes and deletions
-	create []bmsg // table and chain creations and updates
-	insert []bmsg // sets and rules
+	gone     map[uint64]*kRule
+	table    []bmsg // table creation or update
+	delete   []bmsg // rule deletions
+	flush    []bmsg // flushes of chains to delete (all before any deletion: jumps)
+	delchain []bmsg // chain deletions
+	create   []bmsg // table and chain creations and updates
+	insert   []bmsg // sets and rules
 }
 
 func (b *batchBuilder) msgs() []bmsg {
-	out := make([]bmsg, 0, len(b.table)+len(b.delete)+len(b.drop)+len(b.create)+len(b.insert))
+	out := make([]bmsg, 0, len(b.table)+len(b.delete)+len(b.flush)+len(b.delchain)+len(b.create)+len(b.insert))
 	out = append(out, b.table...)
 	out = append(out, b.delete...)
-	out = append(out, b.drop...)
+	out = append(out, b.flush...)
+	out = append(out, b.delchain...)
 	out = append(out, b.create...)
 	return append(out, b.insert...)
 }
 
 // reconcile computes the batch from cur to w, and what the kernel will hold
 // after it (handles of new rules are filled in from the kernel's echo).
+// A chain whose fingerprint equals the wanted one is not looked at rule by
+// rule: an unchanged 10,000-rule table in sub-chains costs one comparison
+// per chain.
 func reconcile(cur *kState, w *want) (*plan, error) {
 	p := &plan{after: &kState{exists: !w.absent, flags: w.flags}}
-	b := &batchBuilder{gone: map[uint64]*kRule{}}
+	b := &batchBuilder{gone: map[uint64]*kRule{}, setPrefix: "__set" + strconv.FormatUint(uint64(cur.gen), 10) + "_"}
 	if w.absent {
 		if cur.exists {
 			p.line("firewall: table inet %s present", TableName)
@@ -174,11 +240,11 @@ func reconcile(cur *kState, w *want) (*plan, error) {
 		p.chainOp++
 	}
 
-	wanted := map[string]bool{}
-	for _, wc := range w.chains {
-		wanted[wc.name] = true
-	}
 	if cur.exists {
+		wanted := make(map[string]bool, len(w.chains))
+		for _, wc := range w.chains {
+			wanted[wc.name] = true
+		}
 		for _, c := range cur.chains {
 			if !wanted[c.name] {
 				p.line("firewall: unexpected chain %s in table inet %s", c.name, TableName)
@@ -186,14 +252,13 @@ func reconcile(cur *kState, w *want) (*plan, error) {
 			}
 		}
 	}
+	p.after.chains = make([]*kChain, 0, len(w.chains))
 	for i := range w.chains {
 		wc := &w.chains[i]
 		var kc *kChain
 		if cur.exists {
 			kc = cur.chain(wc.name)
 		}
-		after := &kChain{name: wc.name, base: wc.base, typ: wc.typ, hook: wc.hook, prio: wc.prio, policy: wc.policy}
-		p.after.chains = append(p.after.chains, after)
 		switch {
 		case kc == nil:
 			if cur.exists {
@@ -201,33 +266,105 @@ func reconcile(cur *kState, w *want) (*plan, error) {
 			}
 			b.create = append(b.create, chainMsg(wc))
 			p.chainOp++
-			appendAll(b, p, wc, after)
+			after := newAfter(wc)
+			appendAll(b, p, wc, after, cur.exists)
+			p.after.chains = append(p.after.chains, after)
 		case kc.base != wc.base || kc.typ != wc.typ || kc.hook != wc.hook || kc.prio != wc.prio:
 			p.line("firewall: chain %s is %s, want %s", wc.name, describeChain(kc.base, kc.typ, kc.hook, kc.prio), describeChain(wc.base, wc.typ, wc.hook, wc.prio))
 			dropChain(b, p, kc)
 			b.create = append(b.create, chainMsg(wc))
 			p.chainOp++
-			appendAll(b, p, wc, after)
+			after := newAfter(wc)
+			appendAll(b, p, wc, after, true)
+			p.after.chains = append(p.after.chains, after)
 		default:
-			if wc.base && kc.policy != wc.policy {
+			policyOK := !wc.base || kc.policy == wc.policy
+			if !policyOK {
 				p.line("firewall: chain %s policy %s, want %s", wc.name, policyName(kc.policy), policyName(wc.policy))
 				b.create = append(b.create, chainMsg(wc))
 				p.chainOp++
 				p.changed = append(p.changed, "firewall")
 			}
+			if wc.fp != "" && wc.fp == kc.fingerprint() {
+				if policyOK {
+					p.after.chains = append(p.after.chains, kc)
+				} else {
+					after := newAfter(wc)
+					after.rules, after.fp, after.fpDone = kc.rules, kc.fp, true
+					p.after.chains = append(p.after.chains, after)
+				}
+				continue
+			}
+			after := newAfter(wc)
 			if err := diffRules(b, p, kc, wc, after); err != nil {
 				return nil, err
 			}
+			p.after.chains = append(p.after.chains, after)
 		}
 	}
 	if b.err != nil {
 		return nil, b.err
 	}
+	p.resolveMoves()
+	p.insOffset = len(b.table) + len(b.delete) + len(b.flush) + len(b.delchain) + len(b.create)
 	p.msgs = b.msgs()
 	if len(p.msgs) > 0 && len(p.changed) == 0 {
 		p.changed = []string{"firewall"}
 	}
 	return p, nil
+}
+
+func newAfter(wc *wantChain) *kChain {
+	return &kChain{name: wc.name, base: wc.base, typ: wc.typ, hook: wc.hook, prio: wc.prio, policy: wc.policy}
+}
+
+// resolveMoves pairs the rules found missing in one chain with the same
+// rules found in another chain that does not want them: one line says the
+// rule is in the wrong chain, and if the rule itself is unchanged (a
+// sub-chain split or merged) it does not count as a changed statement and
+// keeps its counters.
+func (p *plan) resolveMoves() {
+	if len(p.missing) == 0 || len(p.extra) == 0 {
+		return
+	}
+	drop := map[int]bool{}
+	unchanged := map[string]bool{}
+	for key, m := range p.missing {
+		x, ok := p.extra[key]
+		if !ok {
+			continue
+		}
+		if m.line >= 0 {
+			p.lines[m.line] = fmt.Sprintf("%s: in chain %s, want %s", label(key), x.chain, m.chain)
+		}
+		if x.line >= 0 {
+			drop[x.line] = true
+		}
+		if !sameIDs(x.run, m.unit.rules) || len(m.added) != len(x.run) {
+			continue
+		}
+		unchanged[label(key)] = true
+		for i, a := range m.added {
+			if a.rebuild != nil {
+				p.moves = append(p.moves, move{chain: x.chain, handle: x.run[i].handle, ins: a.ins, rebuild: a.rebuild})
+			}
+		}
+		p.added -= len(x.run)
+		p.removed -= len(x.run)
+		p.moved += len(x.run)
+	}
+	if len(drop) > 0 {
+		lines := p.lines[:0]
+		for i, l := range p.lines {
+			if !drop[i] {
+				lines = append(lines, l)
+			}
+		}
+		p.lines = lines
+	}
+	if len(unchanged) > 0 {
+		p.changed = slices.DeleteFunc(p.changed, func(l string) bool { return unchanged[l] })
+	}
 }
 
 func policyName(p uint32) string {
@@ -260,16 +397,17 @@ func chainMsg(wc *wantChain) bmsg {
 	return bmsg{typ: unix.NFT_MSG_NEWCHAIN, flags: netlink.Create, attrs: mustEncode(ae), what: "chain " + wc.name}
 }
 
-// dropChain flushes and deletes a chain.
+// dropChain flushes and deletes a chain. All flushes go before all chain
+// deletions: a chain still jumped to cannot be deleted.
 func dropChain(b *batchBuilder, p *plan, kc *kChain) {
 	ae := newEnc()
 	ae.String(unix.NFTA_RULE_TABLE, TableName)
 	ae.String(unix.NFTA_RULE_CHAIN, kc.name)
-	b.drop = append(b.drop, bmsg{typ: unix.NFT_MSG_DELRULE, attrs: mustEncode(ae), what: "flush of chain " + kc.name, echo: b.deletionEcho})
+	b.flush = append(b.flush, bmsg{typ: unix.NFT_MSG_DELRULE, attrs: mustEncode(ae), what: "flush of chain " + kc.name, echo: b.deletionEcho})
 	ae = newEnc()
 	ae.String(unix.NFTA_CHAIN_TABLE, TableName)
 	ae.String(unix.NFTA_CHAIN_NAME, kc.name)
-	b.drop = append(b.drop, bmsg{typ: unix.NFT_MSG_DELCHAIN, attrs: mustEncode(ae), what: "deletion of chain " + kc.name})
+	b.delchain = append(b.delchain, bmsg{typ: unix.NFT_MSG_DELCHAIN, attrs: mustEncode(ae), what: "deletion of chain " + kc.name})
 	p.chainOp++
 	for _, r := range kc.rules {
 		b.gone[r.handle] = r
@@ -277,23 +415,59 @@ func dropChain(b *batchBuilder, p *plan, kc *kChain) {
 		p.removed++
 		p.change(r.key)
 	}
-}
-
-func appendAll(b *batchBuilder, p *plan, wc *wantChain, after *kChain) {
-	for _, u := range wc.units {
-		for _, r := range u.rules {
-			after.rules = append(after.rules, addRule(b, p, wc.name, r, 0, true))
+	for _, run := range runs(kc.rules) {
+		if key := run[0].key; run[0].ours || strings.HasPrefix(key, "firewall-") || strings.HasPrefix(key, "default-") {
+			p.addExtra(run[0].key, extraRef{line: -1, chain: kc.name, run: run})
 		}
 	}
 }
 
+func (p *plan) addExtra(key string, x extraRef) {
+	if p.extra == nil {
+		p.extra = map[string]extraRef{}
+	}
+	if _, dup := p.extra[key]; !dup {
+		p.extra[key] = x
+	}
+}
+
+// appendAll fills a new chain. With track, its rules may come from another
+// chain (see resolveMoves).
+func appendAll(b *batchBuilder, p *plan, wc *wantChain, after *kChain, track bool) {
+	n := 0
+	for _, u := range wc.units {
+		n += len(u.rules)
+	}
+	after.rules = make([]*kRule, 0, n)
+	for _, u := range wc.units {
+		var added []addedRule
+		for _, r := range u.rules {
+			nr, a := addRule(b, p, wc.name, r, 0, true)
+			after.rules = append(after.rules, nr)
+			added = append(added, a)
+		}
+		if track {
+			p.change(u.key)
+			p.addMissing(u.key, missingRef{line: -1, chain: wc.name, unit: u, added: added})
+		}
+	}
+}
+
+func (p *plan) addMissing(key string, m missingRef) {
+	if p.missing == nil {
+		p.missing = map[string]missingRef{}
+	}
+	if _, dup := p.missing[key]; !dup {
+		p.missing[key] = m
+	}
+}
+
 // diffRules changes only the rules that differ. The common head and tail
-// of the kernel's and the wanted rule lists stay as they are (so a change
-// to one rule of 10,000 costs one comparison per rule and no maps). In the
-// middle, a run of kernel rules is kept when its key is wanted with the same
-// fingerprints; among those, the longest subsequence already in the wanted
-// order stays in place and everything else is deleted and inserted at its
-// position.
+// of the kernel's and the wanted rule lists stay as they are. In the
+// middle, a run of kernel rules is kept when its key is wanted with the
+// same fingerprints; among those, the longest subsequence already in the
+// wanted order stays in place and everything else is deleted and inserted
+// at its position.
 func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChain) error {
 	rules, units := kc.rules, wc.units
 	// matchAt tells whether unit u is exactly rules[i:i+len(u.rules)], as
@@ -345,6 +519,7 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 	claimed := make(map[string]bool, len(midK))
 	var cands []cand
 	status := make([]string, len(midK)) // why a run is not kept
+	extra := make([]bool, len(midK))    // ours (by key), not wanted in this chain
 	for i, run := range midK {
 		key := run[0].key
 		j, ok := idx[key]
@@ -354,6 +529,7 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 		case !ok:
 			if run[0].ours || strings.HasPrefix(key, "firewall-") || strings.HasPrefix(key, "default-") {
 				status[i] = label(key) + ": in kernel but not in configuration"
+				extra[i] = true
 			} else {
 				status[i] = fmt.Sprintf("firewall: unexpected rule in chain %s (%s)", kc.name, key)
 			}
@@ -375,14 +551,28 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 	}
 	keep := lis(js)
 	kept := make(map[int][]*kRule, len(keep))
-	keptRun := map[*kRule]bool{}
+	keptRun := make(map[*kRule]bool, len(keep))
 	for _, ci := range keep {
 		kept[cands[ci].j] = cands[ci].run
 		keptRun[cands[ci].run[0]] = true
 	}
+	// Runs deleted only because they are out of order come back unchanged
+	// at their place: they keep their counters.
+	var reordered map[int][]*kRule
+	if len(keep) < len(cands) {
+		reordered = make(map[int][]*kRule, len(cands)-len(keep))
+		for _, c := range cands {
+			if !keptRun[c.run[0]] {
+				reordered[c.j] = c.run
+			}
+		}
+	}
 	for i, run := range midK {
 		if keptRun[run[0]] {
 			continue
+		}
+		if extra[i] {
+			p.addExtra(run[0].key, extraRef{line: len(p.lines), chain: kc.name, run: run})
 		}
 		p.line("%s", status[i])
 		p.change(run[0].key)
@@ -415,12 +605,26 @@ func diffRules(b *batchBuilder, p *plan, kc *kChain, wc *wantChain, after *kChai
 			after.rules = append(after.rules, run...)
 			continue
 		}
-		if !claimed[u.key] {
+		missing := !claimed[u.key]
+		if missing {
+			p.addMissing(u.key, missingRef{line: len(p.lines), chain: wc.name, unit: u})
 			p.line("%s: rule missing in kernel", label(u.key))
 		}
 		p.change(u.key)
-		for _, r := range u.rules {
-			after.rules = append(after.rules, addRule(b, p, wc.name, r, anchor[j], anchor[j] == 0))
+		old := reordered[j]
+		var added []addedRule
+		for i, r := range u.rules {
+			nr, a := addRule(b, p, wc.name, r, anchor[j], anchor[j] == 0)
+			after.rules = append(after.rules, nr)
+			if old != nil && a.rebuild != nil {
+				p.moves = append(p.moves, move{chain: kc.name, handle: old[i].handle, ins: a.ins, rebuild: a.rebuild})
+			}
+			added = append(added, a)
+		}
+		if missing {
+			m := p.missing[u.key]
+			m.added = added
+			p.missing[u.key] = m
 		}
 	}
 	after.rules = append(after.rules, tail...)
@@ -467,16 +671,19 @@ func lis(a []int) []int {
 }
 
 // addRule queues a rule creation: before the rule with handle `before`, or
-// at the end of the chain. It returns the rule as it will be in the kernel.
-func addRule(b *batchBuilder, p *plan, chain string, r *kRule, before uint64, appendTail bool) *kRule {
+// at the end of the chain. It returns the rule as it will be in the kernel
+// and where its message is; for a rule built from the configuration with
+// no counters to restore, rebuild makes the message again with counters
+// (for a rule moved from elsewhere).
+func addRule(b *batchBuilder, p *plan, chain string, r *kRule, before uint64, appendTail bool) (*kRule, addedRule) {
 	nr := &kRule{key: r.key, id: r.id, text: r.text, ours: r.ours, ir: r.ir, raw: r.raw}
 	if strings.HasPrefix(nr.id, "handle ") {
 		// A foreign rule put back gets a new handle, hence a new identity.
 		nr.id = ""
 	}
 	lbl := label(r.key)
-	var exprs, udata []byte
-	var setMsgs []bmsg
+	var attrs []byte
+	var rebuild func(packets, bytes uint64) ([]byte, error)
 	var err error
 	if r.ir != nil {
 		// Built from the configuration; a rule put back keeps the
@@ -485,32 +692,38 @@ func addRule(b *batchBuilder, p *plan, chain string, r *kRule, before uint64, ap
 		if r.raw != nil {
 			cnt.Packets, cnt.Bytes, _ = counterOf(r.raw.exprs)
 		}
-		exprs, setMsgs, err = b.irExprs(r.ir, cnt, lbl)
-		udata = r.ir.userData()
+		ex, sets := r.ir.exprs()
+		ids := b.addSets(sets, lbl)
+		udata := r.ir.userData()
+		var exprs []byte
+		exprs, err = irExprs(ex, ids, b.setPrefix, cnt, lbl)
+		attrs = ruleAttrs(chain, before, exprs, udata)
+		if r.raw == nil {
+			prefix := b.setPrefix
+			rebuild = func(packets, bytes uint64) ([]byte, error) {
+				exprs, err := irExprs(ex, ids, prefix, expr.Counter{Packets: packets, Bytes: bytes}, lbl)
+				if err != nil {
+					return nil, err
+				}
+				return ruleAttrs(chain, before, exprs, udata), nil
+			}
+		}
 	} else {
+		var exprs []byte
+		var setMsgs []bmsg
 		exprs, setMsgs, err = b.rawExprs(r.raw, lbl)
-		udata = r.raw.udata
+		b.insert = append(b.insert, setMsgs...)
+		attrs = ruleAttrs(chain, before, exprs, r.raw.udata)
 	}
 	if err != nil && b.err == nil {
 		b.err = err
-	}
-	b.insert = append(b.insert, setMsgs...)
-	ae := newEnc()
-	ae.String(unix.NFTA_RULE_TABLE, TableName)
-	ae.String(unix.NFTA_RULE_CHAIN, chain)
-	if before != 0 {
-		ae.Uint64(unix.NFTA_RULE_POSITION, before)
-	}
-	ae.Bytes(unix.NLA_F_NESTED|unix.NFTA_RULE_EXPRESSIONS, exprs)
-	if len(udata) > 0 {
-		ae.Bytes(unix.NFTA_RULE_USERDATA, udata)
 	}
 	flags := netlink.Create
 	if appendTail {
 		flags |= netlink.HeaderFlags(unix.NLM_F_APPEND)
 	}
 	b.insert = append(b.insert, bmsg{
-		typ: unix.NFT_MSG_NEWRULE, flags: flags, attrs: mustEncode(ae), label: lbl, what: "rule",
+		typ: unix.NFT_MSG_NEWRULE, flags: flags, attrs: attrs, label: lbl, what: "rule",
 		echo: func(attrs []byte) {
 			e, _, _ := parseRule(attrs, false)
 			nr.handle = e.handle
@@ -521,39 +734,58 @@ func addRule(b *batchBuilder, p *plan, chain string, r *kRule, before uint64, ap
 		},
 	})
 	p.added++
-	return nr
+	return nr, addedRule{ins: len(b.insert) - 1, rebuild: rebuild}
+}
+
+func ruleAttrs(chain string, before uint64, exprs, udata []byte) []byte {
+	ae := newEnc()
+	ae.String(unix.NFTA_RULE_TABLE, TableName)
+	ae.String(unix.NFTA_RULE_CHAIN, chain)
+	if before != 0 {
+		ae.Uint64(unix.NFTA_RULE_POSITION, before)
+	}
+	ae.Bytes(unix.NLA_F_NESTED|unix.NFTA_RULE_EXPRESSIONS, exprs)
+	if len(udata) > 0 {
+		ae.Bytes(unix.NFTA_RULE_USERDATA, udata)
+	}
+	return mustEncode(ae)
 }
 
 const familyINet = unix.NFPROTO_INET
 
-// irExprs marshals a rule built from the configuration, and its sets.
-func (b *batchBuilder) irExprs(ir *ruleIR, cnt expr.Counter, lbl string) ([]byte, []bmsg, error) {
-	ex, sets := ir.exprs()
-	var msgs []bmsg
+// addSets queues the anonymous sets of a rule built from the
+// configuration and returns their batch IDs.
+func (b *batchBuilder) addSets(sets []setSpec, lbl string) []uint32 {
 	ids := make([]uint32, len(sets))
 	for i, s := range sets {
 		b.setID++
 		ids[i] = b.setID
-		msgs = append(msgs, setMsgs(s.keyType, s.keyLen, setFlags(s.interval), s.userData(), b.setID, encodeElems(s), lbl)...)
+		b.insert = append(b.insert, setMsgs(s.keyType, s.keyLen, setFlags(s.interval), s.userData(), b.setName(b.setID), b.setID, encodeElems(s), lbl)...)
 	}
+	return ids
+}
+
+// irExprs marshals the expressions of a rule built from the configuration:
+// lookups point at the batch IDs of its sets, the counter starts at cnt.
+func irExprs(ex []expr.Any, ids []uint32, setPrefix string, cnt expr.Counter, lbl string) ([]byte, error) {
 	ae := newEnc()
 	for _, e := range ex {
 		switch x := e.(type) {
 		case *expr.Lookup:
 			l2 := *x
 			l2.SetID = ids[x.SetID]
+			l2.SetName = setPrefix + strconv.FormatUint(uint64(l2.SetID), 10)
 			e = &l2
 		case *expr.Counter:
 			e = &cnt
 		}
 		data, err := expr.Marshal(familyINet, e)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", lbl, err)
+			return nil, fmt.Errorf("%s: %w", lbl, err)
 		}
 		ae.Bytes(unix.NLA_F_NESTED|unix.NFTA_LIST_ELEM, data)
 	}
-	out, err := ae.Encode()
-	return out, msgs, err
+	return ae.Encode()
 }
 
 func setFlags(interval bool) uint32 {
@@ -582,10 +814,15 @@ func encodeElems(s setSpec) []byte {
 }
 
 // setMsgs creates an anonymous set and its elements.
-func setMsgs(keyType, keyLen, flags uint32, udata []byte, id uint32, elems []byte, lbl string) []bmsg {
+// setName is the name of the anonymous set with batch ID id.
+func (b *batchBuilder) setName(id uint32) string {
+	return b.setPrefix + strconv.FormatUint(uint64(id), 10)
+}
+
+func setMsgs(keyType, keyLen, flags uint32, udata []byte, name string, id uint32, elems []byte, lbl string) []bmsg {
 	ae := newEnc()
 	ae.String(unix.NFTA_SET_TABLE, TableName)
-	ae.String(unix.NFTA_SET_NAME, "__set%d")
+	ae.String(unix.NFTA_SET_NAME, name)
 	ae.Uint32(unix.NFTA_SET_FLAGS, flags)
 	ae.Uint32(unix.NFTA_SET_KEY_TYPE, keyType)
 	ae.Uint32(unix.NFTA_SET_KEY_LEN, keyLen)
@@ -596,7 +833,7 @@ func setMsgs(keyType, keyLen, flags uint32, udata []byte, id uint32, elems []byt
 	set := bmsg{typ: unix.NFT_MSG_NEWSET, flags: netlink.Create, attrs: mustEncode(ae), label: lbl, what: "set"}
 	ae = newEnc()
 	ae.String(unix.NFTA_SET_ELEM_LIST_TABLE, TableName)
-	ae.String(unix.NFTA_SET_ELEM_LIST_SET, "__set%d")
+	ae.String(unix.NFTA_SET_ELEM_LIST_SET, name)
 	ae.Uint32(unix.NFTA_SET_ELEM_LIST_SET_ID, id)
 	ae.Bytes(unix.NLA_F_NESTED|unix.NFTA_SET_ELEM_LIST_ELEMENTS, elems)
 	el := bmsg{typ: unix.NFT_MSG_NEWSETELEM, flags: netlink.Create, attrs: mustEncode(ae), label: lbl, what: "set elements"}
@@ -619,7 +856,7 @@ func (b *batchBuilder) rawExprs(raw *rawRule, lbl string) ([]byte, []bmsg, error
 		}
 		b.setID++
 		ids[name] = b.setID
-		msgs = append(msgs, setMsgs(s.keyType, s.keyLen, s.flags, s.udata, b.setID, s.elems, lbl)...)
+		msgs = append(msgs, setMsgs(s.keyType, s.keyLen, s.flags, s.udata, b.setName(b.setID), b.setID, s.elems, lbl)...)
 	}
 	if len(ids) == 0 {
 		return raw.exprs, nil, nil
@@ -646,7 +883,7 @@ func (b *batchBuilder) rawExprs(raw *rawRule, lbl string) ([]byte, []bmsg, error
 			switch t {
 			case unix.NFTA_LOOKUP_SET:
 				if id, ok := ids[cstr(v)]; ok {
-					le.String(unix.NFTA_LOOKUP_SET, "__set%d")
+					le.String(unix.NFTA_LOOKUP_SET, b.setName(id))
 					le.Uint32(unix.NFTA_LOOKUP_SET_ID, id)
 					return
 				}

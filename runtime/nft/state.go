@@ -19,6 +19,7 @@ type kState struct {
 	exists bool
 	flags  uint32
 	chains []*kChain
+	byName map[string]*kChain // index of chains, built on first use
 }
 
 type kChain struct {
@@ -29,6 +30,24 @@ type kChain struct {
 	prio   int32
 	policy uint32
 	rules  []*kRule
+	// fp caches fingerprint(): the rules of a kChain never change once it
+	// is built (a changed chain is a new kChain).
+	fp     string
+	fpDone bool
+}
+
+// fingerprint digests the keys and ids of the chain's rules, in order, as
+// unitsFP does for wanted rules: equal fingerprints mean the chain holds
+// exactly the wanted rules.
+func (c *kChain) fingerprint() string {
+	if !c.fpDone {
+		var buf []byte
+		for _, r := range c.rules {
+			buf = appendRuleFP(buf, r)
+		}
+		c.fp, c.fpDone = sumFP(buf), true
+	}
+	return c.fp
 }
 
 // kRule is one kernel rule. key is its comment (or "handle N" when it has
@@ -61,12 +80,21 @@ type rawSet struct {
 }
 
 func (s *kState) chain(name string) *kChain {
-	for _, c := range s.chains {
-		if c.name == name {
-			return c
+	if len(s.chains) < 8 {
+		for _, c := range s.chains {
+			if c.name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	if len(s.byName) != len(s.chains) {
+		s.byName = make(map[string]*kChain, len(s.chains))
+		for _, c := range s.chains {
+			s.byName[c.name] = c
 		}
 	}
-	return nil
+	return s.byName[name]
 }
 
 func tableAttrs() []byte {
@@ -305,6 +333,43 @@ func (c *conn) fetchRule(ctx context.Context, chain string, handle uint64) (*raw
 	}
 	r, _, _ := parseRule(msgs[0].Data[4:], true)
 	return r.raw, nil
+}
+
+// chainCounters reads the counters of the rules of one chain, by handle.
+func (c *conn) chainCounters(ctx context.Context, chain string) (map[uint64][2]uint64, error) {
+	ae := newEnc()
+	ae.String(unix.NFTA_RULE_TABLE, TableName)
+	ae.String(unix.NFTA_RULE_CHAIN, chain)
+	msgs, err := c.query(ctx, unix.NFT_MSG_GETRULE, netlink.Dump, unix.NFPROTO_INET, mustEncode(ae))
+	if err != nil {
+		return nil, fmt.Errorf("reading the rules of chain %s: %w", chain, err)
+	}
+	out := make(map[uint64][2]uint64, len(msgs))
+	for _, m := range msgs {
+		var handle uint64
+		var exprs []byte
+		var table, ch string
+		forAttrs(m.Data[4:], func(typ uint16, v []byte) {
+			switch typ {
+			case unix.NFTA_RULE_TABLE:
+				table = cstr(v)
+			case unix.NFTA_RULE_CHAIN:
+				ch = cstr(v)
+			case unix.NFTA_RULE_HANDLE:
+				if len(v) == 8 {
+					handle = binary.BigEndian.Uint64(v)
+				}
+			case unix.NFTA_RULE_EXPRESSIONS:
+				exprs = v
+			}
+		})
+		if table != TableName || ch != chain {
+			continue
+		}
+		pk, by, _ := counterOf(exprs)
+		out[handle] = [2]uint64{pk, by}
+	}
+	return out, nil
 }
 
 // fetchSets fills raw.sets with the anonymous sets the rule looks up.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -285,4 +286,132 @@ func TestTrafficInput(t *testing.T) {
 	if err := tryRun("ip", "netns", "exec", l.client, "ping", "-c", "1", "-W", "1", "10.1.0.1"); err == nil {
 		t.Fatal("ping passed with firewall-disable input")
 	}
+}
+
+// filler is n rules of chain ch numbered 10, 20, … that match no packet
+// of the lab (interface eth9).
+func filler(ch config.Chain, n int) []config.Rule {
+	out := make([]config.Rule, n)
+	for i := range out {
+		r := config.Rule{Number: 10 * (i + 1), Action: "permit", Direction: "inbound", Interface: "eth9", Proto: "tcp", Dport: []string{itoa(1 + i)}}
+		switch ch {
+		case config.ChainSNAT:
+			r.Action, r.Direction = "overload", "outbound"
+		case config.ChainDNAT:
+			r.Action = "redirect"
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// insertNumbered inserts r into rules (sorted) with the first free number
+// after `after` that does (or does not) start a sub-chain, and returns the
+// list and r's index. A rule that starts a sub-chain is in a later
+// sub-chain than every rule before it.
+func insertNumbered(t *testing.T, c *compiler, rules []config.Rule, after int, boundary bool, r config.Rule) ([]config.Rule, int) {
+	t.Helper()
+	n := after + 1
+	for slices.ContainsFunc(rules, func(x config.Rule) bool { return x.Number == n }) || c.isBoundary(n) != boundary {
+		n++
+	}
+	r.Number = n
+	i, _ := slices.BinarySearchFunc(rules, n, func(x config.Rule, n int) int { return x.Number - n })
+	return slices.Insert(slices.Clip(rules), i, r), i
+}
+
+// TestTrafficChunks: with long rule lists in sub-chains, packets meet the
+// rules in order across sub-chains: a rule in the last sub-chain is
+// reached, a deny in an earlier sub-chain wins over a later permit, and a
+// permit over a later deny; the same for input, SNAT and DNAT.
+func TestTrafficChunks(t *testing.T) {
+	l := newLab(t)
+	c := l.d.comp
+	for _, p := range []string{"8080", "8081", "8082"} {
+		listen(t, l.server, "10.2.0.2:"+p)
+	}
+	listen(t, l.client, "10.1.0.2:9090")
+	listen(t, l.router, "0.0.0.0:22")
+	listen(t, l.router, "0.0.0.0:2323")
+
+	out := func(n int, action string, ports ...string) config.Rule {
+		return config.Rule{Number: n, Action: action, Direction: "outbound", Interface: "eth0", Proto: "tcp", Dport: ports}
+	}
+	acc := filler(config.ChainAccess, 1000)
+	early := 100
+	acc[early] = out(acc[early].Number, "deny", "8080")
+	acc[early+1] = out(acc[early+1].Number, "permit", "8082")
+	acc, late := insertNumbered(t, c, acc, acc[early+1].Number, true, out(0, "permit", "8080"))
+	acc, late2 := insertNumbered(t, c, acc, acc[late].Number, false, out(0, "deny", "8082"))
+	acc, last := insertNumbered(t, c, acc, acc[len(acc)-1].Number, true, out(0, "permit", "8081"))
+	nums := numbers(acc)
+	chunkOfRule := func(i int) string { return chunkFor(c, chainForward, nums, nums[i]) }
+	if chunkOfRule(early) == chunkOfRule(late) || chunkOfRule(late) != chunkOfRule(late2) || chunkOfRule(late) == chunkOfRule(last) {
+		t.Fatalf("layout: %s %s %s %s", chunkOfRule(early), chunkOfRule(late), chunkOfRule(late2), chunkOfRule(last))
+	}
+	cfg := &config.Config{FirewallAccess: acc}
+	l.commit(t, &configEmpty, cfg)
+	if !strings.Contains(nftList(t, l.router), "jump forward-") {
+		t.Fatal("the forward chain has no sub-chains")
+	}
+	l.expectBlocked(t, l.client, "10.2.0.2:8080")
+	l.expectSeen(t, l.client, "10.2.0.2:8081", "10.1.0.2")
+	l.expectSeen(t, l.client, "10.2.0.2:8082", "10.1.0.2")
+	cs, err := l.d.Counters(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := map[int]uint64{}
+	for _, rc := range cs {
+		if rc.Chain == "firewall-access" {
+			hits[rc.Number] = rc.Packets
+		}
+	}
+	for i, want := range map[int]bool{early: true, early + 1: true, late: false, late2: false, last: true} {
+		if got := hits[acc[i].Number] > 0; got != want {
+			t.Errorf("firewall-access %d counted %d packets", acc[i].Number, hits[acc[i].Number])
+		}
+	}
+
+	// Without the early deny the late permit lets 8080 through.
+	next := cfg.Clone()
+	next.FirewallAccess = slices.Delete(next.FirewallAccess, early, early+1)
+	l.commit(t, cfg, next)
+	cfg = next
+	l.expectSeen(t, l.client, "10.2.0.2:8080", "10.1.0.2")
+
+	// Input: an early deny of SSH wins over the default service rule
+	// (after the configured rules); a late permit opens 2323.
+	next = cfg.Clone()
+	in := filler(config.ChainInput, 300)
+	in[20] = config.Rule{Number: in[20].Number, Action: "deny", Direction: "inbound", Interface: "eth1", Proto: "tcp", Dport: []string{"22"}}
+	next.FirewallInput, _ = insertNumbered(t, c, in, in[20].Number, true, config.Rule{Action: "permit", Direction: "inbound", Interface: "eth1", Proto: "tcp", Dport: []string{"2323"}})
+	l.commit(t, cfg, next)
+	cfg = next
+	l.expectBlocked(t, l.client, "10.1.0.1:22")
+	l.expectSeen(t, l.client, "10.1.0.1:2323", "10.1.0.2")
+
+	// SNAT and DNAT in sub-chains: the translation in a later sub-chain
+	// is reached; an exempt in an earlier one wins.
+	next = cfg.Clone()
+	sn := filler(config.ChainSNAT, 300)
+	next.FirewallSNAT, _ = insertNumbered(t, c, sn, sn[10].Number, true, config.Rule{Action: "translate", Direction: "outbound", Interface: "eth0", Proto: "ip", Src: []string{"10.1.0.0/24"}, Xsrc: "10.2.0.100"})
+	dn := filler(config.ChainDNAT, 300)
+	dn[10] = config.Rule{Number: dn[10].Number, Action: "exempt", Direction: "inbound", Interface: "eth0", Proto: "tcp", Dport: []string{"8089"}}
+	next.FirewallDNAT, _ = insertNumbered(t, c, dn, dn[10].Number, true, config.Rule{Action: "translate", Direction: "inbound", Interface: "eth0", Proto: "tcp", Dst: []string{"10.2.0.1"}, Dport: []string{"8088", "8089"}, Xdst: "10.1.0.2", Xdport: "9090"})
+	next.FirewallAccess = append(slices.Clip(next.FirewallAccess), config.Rule{Number: 100000, Action: "permit", Direction: "inbound", Interface: "eth0", Proto: "tcp", Dst: []string{"10.1.0.2"}, Dport: []string{"9090"}})
+	l.commit(t, cfg, next)
+	cfg = next
+	list := nftList(t, l.router)
+	for _, ch := range []string{"input-", "postrouting-", "prerouting-"} {
+		if !strings.Contains(list, "jump "+ch) {
+			t.Fatalf("no sub-chains %s*", ch)
+		}
+	}
+	l.expectSeen(t, l.client, "10.2.0.2:8081", "10.2.0.100")
+	l.expectSeen(t, l.server, "10.2.0.1:8088", "10.2.0.2")
+	if _, err := dialFrom(t, l.server, "10.2.0.1:8089"); err == nil {
+		t.Fatal("10.2.0.1:8089 was translated despite the earlier exempt")
+	}
+	noDrift(t, l.d, cfg)
 }
