@@ -62,5 +62,10 @@
 // found, including side effects of the kernel (routes flushed with an
 // address or a down link, secondaries removed with their primary, VLANs
 // taken down with their parent, a deleted link with its addresses, ports,
-// routes and rp_filter).
+// routes and rp_filter). What a step reads to undo itself is only its own
+// link's: its addresses, and the routes through it, which the kernel
+// filters by output device (strict dump checking), not the whole table. A
+// step on a link that this same commit created reads nothing to undo: the
+// undo of the creation, which comes later in the rollback, deletes the link
+// with whatever was set on it.
 package netlink
