@@ -100,11 +100,19 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 		}
 	}
 	prevText := s.runningRendered()
-	text := prevText
-	if !clean {
-		text = config.Render(s.Cand)
+	// The text to store and the list of changes to print: rendered while
+	// the drivers apply the candidate (both only read it).
+	type rendered struct {
+		text    string
+		changes []config.Change
 	}
-	changes := config.DiffText(prevText, text)
+	render := func() rendered {
+		text := prevText
+		if !clean {
+			text = config.Render(s.Cand)
+		}
+		return rendered{text, config.DiffText(prevText, text)}
+	}
 	var drivers []runtime.Driver
 	if s.Backend != nil {
 		var err error
@@ -112,17 +120,23 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 			return fmt.Errorf("%% Commit failed: %v", err)
 		}
 	}
-	if len(changes) == 0 && len(drivers) == 0 && opt.ConfirmMinutes == 0 {
-		if !confirmed {
-			s.Infof("%% No configuration changes to commit.\n")
-		}
-		s.Dirty = false
-		return nil
-	}
+	var r rendered
 	var res *runtime.Result
-	if len(drivers) > 0 {
+	if len(drivers) == 0 {
+		r = render()
+		if len(r.changes) == 0 && opt.ConfirmMinutes == 0 {
+			if !confirmed {
+				s.Infof("%% No configuration changes to commit.\n")
+			}
+			s.Dirty = false
+			return nil
+		}
+	} else {
+		done := make(chan rendered, 1)
+		go func() { done <- render() }()
 		var err error
 		res, err = runtime.Apply(ctx, drivers, s.Running, s.Cand, runtime.Options{})
+		r = <-done
 		if err != nil {
 			var se *runtime.StepError
 			if errors.As(err, &se) {
@@ -137,6 +151,7 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 			return &LineError{Msg: "% Commit failed: " + err.Error(), Col: -1}
 		}
 	}
+	text, changes := r.text, r.changes
 	// A commit that changed nothing (it may still have repaired drift)
 	// leaves the state directory alone.
 	if s.Store != nil && (len(changes) > 0 || opt.ConfirmMinutes > 0) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -39,7 +40,15 @@ type options struct {
 	watchdog     bool
 }
 
+// memoryLimit is the Go heap size the garbage collector works to stay
+// under (unless GOMEMLIMIT says otherwise): an appliance shell should not
+// let the heap double after loading a configuration of 10,000 rules.
+const memoryLimit = 80 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	os.Exit(profiled(func() int { return run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr) }))
 }
 
