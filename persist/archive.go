@@ -83,14 +83,52 @@ func (s *Store) Archive(cfg []byte, m Meta) (e Entry, err error) {
 	}
 	defer unlock()
 	defer func() { s.wrote(err) }()
+	return s.archiveLocked(cfg, m, true)
+}
 
+// Commit stores cfg as the running-config and archives it as the newest
+// commit: what WriteRunning and then Archive do, under one lock, with the
+// running-config written and flushed while the archive entry is, in about
+// the time of the slower of the two. The error says which part failed; the
+// two parts succeed or fail independently, as the two calls would.
+func (s *Store) Commit(cfg []byte, m Meta) (e Entry, err error) {
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Entry{}, fmt.Errorf("persist: commit: %w", err)
+	}
+	defer unlock()
+	// Temporary files are cleaned first: the archive's scan must not
+	// remove the one the running-config is being written to meanwhile.
+	if err := s.cleanTempsIfDue(false); err != nil {
+		return Entry{}, fmt.Errorf("persist: commit: %w", err)
+	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- s.writeFile(s.path(runningName), cfg) }()
+	e, aerr := s.archiveLocked(cfg, m, false)
+	s.wrote(aerr)
+	rerr := <-runErr
+	s.wrote(rerr)
+	if rerr != nil {
+		rerr = fmt.Errorf("persist: write running-config: %w", rerr)
+	}
+	return e, errors.Join(rerr, aerr)
+}
+
+// archiveLocked is Archive's work; the caller holds the exclusive lock. With
+// clean false it leaves temporary files alone (a write may be in progress
+// beside it): they are removed by a later write instead.
+func (s *Store) archiveLocked(cfg []byte, m Meta, clean bool) (e Entry, err error) {
 	sc, err := s.scanArchive()
 	if err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
 	entries := sc.entries
 	// The archive is sound: now clean what interrupted writes left.
-	if err := s.cleanTempsIfDue(sc.temps); err != nil {
+	if !clean && sc.temps {
+		s.mu.Lock()
+		s.tidy = false // the next write cleans them
+		s.mu.Unlock()
+	} else if err := s.cleanTempsIfDue(sc.temps); err != nil {
 		return Entry{}, fmt.Errorf("persist: archive: %w", err)
 	}
 	for _, p := range sc.orphans {

@@ -164,11 +164,11 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 				return err
 			}
 		}
-		data := []byte(text) // one copy of a text that may be a megabyte
-		if err := s.Store.WriteRunning(data); err != nil {
-			return fmt.Errorf("%% Commit applied but the running-config could not be saved: %v", err)
-		}
-		if _, err := s.Store.Archive(data, persist.Meta{User: s.User, Comment: opt.Comment}); err != nil {
+		// running-config and the archive entry, written side by side.
+		if _, err := s.Store.Commit([]byte(text), persist.Meta{User: s.User, Comment: opt.Comment}); err != nil {
+			if run, rerr := s.Store.ReadRunning(); rerr != nil || string(run) != text {
+				return fmt.Errorf("%% Commit applied but the running-config could not be saved: %v", err)
+			}
 			s.Infof("%% Warning: commit archive: %v\n", err)
 		}
 	}
