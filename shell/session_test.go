@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mboxsh/config"
+	"mboxsh/internal/linediff"
 	"mboxsh/persist"
 	"mboxsh/shell"
 	"mboxsh/shell/commands"
@@ -333,7 +334,7 @@ func TestCandidateCopyOnWrite(t *testing.T) {
 		// A block statement, a sub-statement, a rule and a negation.
 		exec(t, s, "interface tun0", "mtu 1300", "exit", "firewall-access 999 permit all eth0", "no hostname")
 		if got := exec(t, s, "do show running-config"); got != run0 {
-			t.Fatalf("after %s, editing the candidate changed the running config:\n%s", reset, linesDiff(run0, got))
+			t.Fatalf("after %s, editing the candidate changed the running config:\n%s", reset, linediff.Diff(run0, got))
 		}
 		cand := exec(t, s, "do show configuration")
 		for _, want := range []string{"mtu 1300", "firewall-access 999"} {
@@ -343,23 +344,7 @@ func TestCandidateCopyOnWrite(t *testing.T) {
 		}
 		exec(t, s, "abort") // discards and leaves configuration mode
 		if got := exec(t, s, "show configuration"); got != run0 {
-			t.Fatalf("abort did not restore the candidate:\n%s", linesDiff(run0, got))
+			t.Fatalf("abort did not restore the candidate:\n%s", linediff.Diff(run0, got))
 		}
 	}
-}
-
-func linesDiff(a, b string) string {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	var out []string
-	for _, l := range bl {
-		if !slices.Contains(al, l) {
-			out = append(out, "+ "+l)
-		}
-	}
-	for _, l := range al {
-		if !slices.Contains(bl, l) {
-			out = append(out, "- "+l)
-		}
-	}
-	return strings.Join(out, "\n")
 }

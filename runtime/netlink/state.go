@@ -308,25 +308,12 @@ func (d *Driver) linkOnly(name string) (*linkSnap, error) {
 }
 
 func (d *Driver) snapshot(name string) (*linkSnap, error) {
-	if err := d.usable(); err != nil {
-		return nil, err
-	}
-	s := &linkSnap{name: name}
-	l, err := d.linkByName(name)
-	if err != nil || l == nil {
+	s, err := d.linkOnly(name)
+	if err != nil || !s.exists {
 		return s, err
 	}
-	s.exists, s.link = true, l
+	l := s.link
 	a := l.Attrs()
-	if a.MasterIndex != 0 {
-		m, err := d.linkByIndex(a.MasterIndex)
-		if err != nil {
-			return nil, err
-		}
-		if m != nil {
-			s.master = m.Attrs().Name
-		}
-	}
 	if v, ok := l.(*vnl.Vlan); ok && v.ParentIndex != 0 {
 		p, err := d.linkByIndex(v.ParentIndex)
 		if err != nil {

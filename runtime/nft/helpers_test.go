@@ -153,6 +153,24 @@ func noDrift(tb testing.TB, d *Driver, cfg *config.Config) {
 	}
 }
 
+// driftIs requires Drift to report one line for each of want, in order,
+// each starting with its want.
+func driftIs(tb testing.TB, d *Driver, cfg *config.Config, want []string) {
+	tb.Helper()
+	lines, err := d.Drift(ctx(tb), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if len(lines) != len(want) {
+		tb.Fatalf("drift lines %q, want %q", lines, want)
+	}
+	for i := range lines {
+		if !strings.HasPrefix(lines[i], want[i]) {
+			tb.Fatalf("drift lines %q, want %q", lines, want)
+		}
+	}
+}
+
 func pfx(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 func addr(s string) netip.Addr  { return netip.MustParseAddr(s) }
 

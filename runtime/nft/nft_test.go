@@ -300,18 +300,7 @@ func TestDrift(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.edit()
-			lines, err := d.Drift(ctx(t), cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(lines) != len(tc.lines) {
-				t.Fatalf("drift lines %q, want %q", lines, tc.lines)
-			}
-			for i := range lines {
-				if !strings.HasPrefix(lines[i], tc.lines[i]) {
-					t.Fatalf("drift lines %q, want %q", lines, tc.lines)
-				}
-			}
+			driftIs(t, d, cfg, tc.lines)
 			res := commit(t, d, cfg, cfg)
 			if len(res.Steps) != 1 {
 				t.Fatalf("re-assert planned %v", stepNames(res.Steps))

@@ -222,9 +222,9 @@ func parseChain(b []byte) (*kChain, string) {
 
 // parseRule decodes a NEWRULE message body. With keepRaw the expressions
 // and userdata are copied for a later restore.
-func parseRule(b []byte, keepRaw bool) (r *kRule, table, chain string) {
-	r = &kRule{}
-	var exprs, udata []byte
+// decodeRule picks out the attributes of a rule message that the driver
+// reads.
+func decodeRule(b []byte) (table, chain string, handle uint64, exprs, udata []byte) {
 	forAttrs(b, func(typ uint16, v []byte) {
 		switch typ {
 		case unix.NFTA_RULE_TABLE:
@@ -233,7 +233,7 @@ func parseRule(b []byte, keepRaw bool) (r *kRule, table, chain string) {
 			chain = cstr(v)
 		case unix.NFTA_RULE_HANDLE:
 			if len(v) == 8 {
-				r.handle = binary.BigEndian.Uint64(v)
+				handle = binary.BigEndian.Uint64(v)
 			}
 		case unix.NFTA_RULE_EXPRESSIONS:
 			exprs = v
@@ -241,6 +241,13 @@ func parseRule(b []byte, keepRaw bool) (r *kRule, table, chain string) {
 			udata = v
 		}
 	})
+	return table, chain, handle, exprs, udata
+}
+
+func parseRule(b []byte, keepRaw bool) (r *kRule, table, chain string) {
+	r = &kRule{}
+	var exprs, udata []byte
+	table, chain, r.handle, exprs, udata = decodeRule(b)
 	comment, digest, text := parseUserData(udata)
 	h := "handle " + strconv.FormatUint(r.handle, 10)
 	r.key, r.id, r.text = comment, h, text
@@ -346,23 +353,7 @@ func (c *conn) chainCounters(ctx context.Context, chain string) (map[uint64][2]u
 	}
 	out := make(map[uint64][2]uint64, len(msgs))
 	for _, m := range msgs {
-		var handle uint64
-		var exprs []byte
-		var table, ch string
-		forAttrs(m.Data[4:], func(typ uint16, v []byte) {
-			switch typ {
-			case unix.NFTA_RULE_TABLE:
-				table = cstr(v)
-			case unix.NFTA_RULE_CHAIN:
-				ch = cstr(v)
-			case unix.NFTA_RULE_HANDLE:
-				if len(v) == 8 {
-					handle = binary.BigEndian.Uint64(v)
-				}
-			case unix.NFTA_RULE_EXPRESSIONS:
-				exprs = v
-			}
-		})
+		table, ch, handle, exprs, _ := decodeRule(m.Data[4:])
 		if table != TableName || ch != chain {
 			continue
 		}
