@@ -400,21 +400,6 @@ func TestChunkDrift(t *testing.T) {
 	}
 }
 
-// chainBlocks is a listing with its chain blocks sorted (a chain created
-// again is listed last) and counters kept.
-func chainBlocks(s string) string {
-	head, rest, ok := strings.Cut(s, "\n\tchain ")
-	if !ok {
-		return s
-	}
-	blocks := strings.Split("\tchain "+rest, "\n\n")
-	for i := range blocks {
-		blocks[i] = strings.TrimSuffix(strings.TrimRight(blocks[i], "\n"), "\n}")
-	}
-	sort.Strings(blocks)
-	return head + "\n" + strings.Join(blocks, "\n\n") + "\n}\n"
-}
-
 // TestChunkRollback: a commit that changes, splits and merges sub-chains
 // and is then rolled back (a later driver fails), or that the kernel
 // refuses, leaves the table exactly as it was, counters included.

@@ -97,8 +97,11 @@ func zeroCounters(s string) string { return counterRE.ReplaceAllString(s, "count
 
 // canonical zeroes counters and sorts the chain blocks of a listing (a
 // chain created again is listed last).
-func canonical(s string) string {
-	s = zeroCounters(s)
+func canonical(s string) string { return chainBlocks(zeroCounters(s)) }
+
+// chainBlocks is a listing with its chain blocks sorted (a chain created
+// again is listed last) and counters kept.
+func chainBlocks(s string) string {
 	head, rest, ok := strings.Cut(s, "\n\tchain ")
 	if !ok {
 		return s
