@@ -125,35 +125,43 @@ func BenchmarkApplyFromEmpty(b *testing.B) {
 	b.ReportMetric(float64(steps), "steps")
 }
 
+// appliedBench is a driver on a namespace where the benchmark configuration
+// is applied.
+func appliedBench(b *testing.B, tag string) (*config.Config, *nl.Driver) {
+	cfg := benchConfig()
+	_, d := benchNS(b, tag)
+	if _, err := runtime.Apply(context.Background(), []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	return cfg, d
+}
+
+// planNothing plans cfg over itself and requires no step.
+func planNothing(b *testing.B, ctx context.Context, d *nl.Driver, cfg *config.Config) {
+	steps, err := d.Plan(ctx, cfg, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(steps) != 0 {
+		b.Fatalf("%d steps, want 0", len(steps))
+	}
+}
+
 // BenchmarkPlanNoop plans an applied configuration of benchNICs interfaces
 // and benchRoutes routes again: the work of a commit that changes nothing.
 func BenchmarkPlanNoop(b *testing.B) {
-	cfg := benchConfig()
-	_, d := benchNS(b, "bench-n")
+	cfg, d := appliedBench(b, "bench-n")
 	ctx := context.Background()
-	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
-		b.Fatal(err)
-	}
 	b.ResetTimer()
 	for range b.N {
-		steps, err := d.Plan(ctx, cfg, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(steps) != 0 {
-			b.Fatalf("%d steps, want 0", len(steps))
-		}
+		planNothing(b, ctx, d, cfg)
 	}
 }
 
 // BenchmarkDrift is Drift of the same applied configuration.
 func BenchmarkDrift(b *testing.B) {
-	cfg := benchConfig()
-	_, d := benchNS(b, "bench-d")
+	cfg, d := appliedBench(b, "bench-d")
 	ctx := context.Background()
-	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
-		b.Fatal(err)
-	}
 	b.ResetTimer()
 	for range b.N {
 		if lines, err := d.Drift(ctx, cfg); err != nil || len(lines) != 0 {
@@ -168,23 +176,13 @@ func BenchmarkDrift(b *testing.B) {
 // cache) and reads only the links and sysctls. It fails if a plan reads the
 // whole state.
 func BenchmarkPlanNoChangeCached(b *testing.B) {
-	cfg := benchConfig()
-	_, d := benchNS(b, "bench-c")
+	cfg, d := appliedBench(b, "bench-c")
 	ctx := context.Background()
-	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
-		b.Fatal(err)
-	}
 	settle(b, d, cfg) // the commit's own changes invalidated the cache
 	reads := nl.StateReads(d)
 	b.ResetTimer()
 	for range b.N {
-		steps, err := d.Plan(ctx, cfg, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(steps) != 0 {
-			b.Fatalf("%d steps, want 0", len(steps))
-		}
+		planNothing(b, ctx, d, cfg)
 	}
 	b.StopTimer()
 	if n := nl.StateReads(d) - reads; n != 0 {
@@ -196,23 +194,13 @@ func BenchmarkPlanNoChangeCached(b *testing.B) {
 // cache dropped before every plan: each plan subscribes and reads the whole
 // state, as a plan after any change does.
 func BenchmarkPlanNoChangeUncached(b *testing.B) {
-	cfg := benchConfig()
-	_, d := benchNS(b, "bench-u")
+	cfg, d := appliedBench(b, "bench-u")
 	ctx := context.Background()
-	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
-		b.Fatal(err)
-	}
 	reads := nl.StateReads(d)
 	b.ResetTimer()
 	for range b.N {
 		nl.SetEventBuffer(d, 0) // drops the cache
-		steps, err := d.Plan(ctx, cfg, cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(steps) != 0 {
-			b.Fatalf("%d steps, want 0", len(steps))
-		}
+		planNothing(b, ctx, d, cfg)
 	}
 	b.StopTimer()
 	if n := nl.StateReads(d) - reads; n != uint64(b.N) {
@@ -225,14 +213,10 @@ func BenchmarkPlanNoChangeUncached(b *testing.B) {
 // plan and steps. The previous commit's own changes invalidated the cache,
 // so each plan reads the whole state.
 func BenchmarkCommitOneRoute(b *testing.B) {
-	cfg := benchConfig()
+	cfg, d := appliedBench(b, "bench-r")
 	alt := benchConfig()
 	alt.Routes[benchRoutes/2].Distance = 7
-	_, d := benchNS(b, "bench-r")
 	ctx := context.Background()
-	if _, err := runtime.Apply(ctx, []runtime.Driver{d}, empty, cfg, runtime.Options{}); err != nil {
-		b.Fatal(err)
-	}
 	from, to := cfg, alt
 	b.ResetTimer()
 	for range b.N {
