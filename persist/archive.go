@@ -86,11 +86,16 @@ func (s *Store) Archive(cfg []byte, m Meta) (e Entry, err error) {
 	return s.archiveLocked(cfg, m, true)
 }
 
+// ErrRunningNotSaved marks an error of Commit that left the running-config
+// as it was (the archive part may still have succeeded).
+var ErrRunningNotSaved = errors.New("persist: running-config not saved")
+
 // Commit stores cfg as the running-config and archives it as the newest
 // commit: what WriteRunning and then Archive do, under one lock, with the
 // running-config written and flushed while the archive entry is, in about
-// the time of the slower of the two. The error says which part failed; the
-// two parts succeed or fail independently, as the two calls would.
+// the time of the slower of the two. The two parts succeed or fail
+// independently, as the two calls would; a failure of the running-config
+// part wraps ErrRunningNotSaved.
 func (s *Store) Commit(cfg []byte, m Meta) (e Entry, err error) {
 	unlock, err := s.lock(true)
 	if err != nil {
@@ -109,7 +114,7 @@ func (s *Store) Commit(cfg []byte, m Meta) (e Entry, err error) {
 	rerr := <-runErr
 	s.wrote(rerr)
 	if rerr != nil {
-		rerr = fmt.Errorf("persist: write running-config: %w", rerr)
+		rerr = fmt.Errorf("%w: %w", ErrRunningNotSaved, rerr)
 	}
 	return e, errors.Join(rerr, aerr)
 }

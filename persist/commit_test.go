@@ -2,6 +2,7 @@ package persist
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ func TestCommitFailureReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, err := s.Commit([]byte("hostname x\n"), Meta{})
-	if err == nil || !strings.Contains(err.Error(), "running-config") {
+	if !errors.Is(err, ErrRunningNotSaved) {
 		t.Fatalf("want a running-config error, got %v", err)
 	}
 	if e.Seq != 1 {

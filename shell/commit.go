@@ -166,7 +166,7 @@ func (s *Session) Commit(opt CommitOptions, out *Output) error {
 		}
 		// running-config and the archive entry, written side by side.
 		if _, err := s.Store.Commit([]byte(text), persist.Meta{User: s.User, Comment: opt.Comment}); err != nil {
-			if run, rerr := s.Store.ReadRunning(); rerr != nil || string(run) != text {
+			if errors.Is(err, persist.ErrRunningNotSaved) {
 				return fmt.Errorf("%% Commit applied but the running-config could not be saved: %v", err)
 			}
 			s.Infof("%% Warning: commit archive: %v\n", err)
