@@ -454,7 +454,7 @@ func (d *Driver) resync(ctx context.Context) {
 // Duplicate IKE_SAs are looked for a little after an IKE_SA of the
 // connection came up (its CHILD_SA is installed by then), again while the
 // connection has SAs still being negotiated, and by a sweep of every
-// connection this driver loaded every dedupeSweep, in case an event was
+// mboxsh connection charon has every dedupeSweep, in case an event was
 // missed (a VICI event session that was being re-established).
 const (
 	dedupeDelay = 2 * time.Second
@@ -467,11 +467,7 @@ const (
 // ctx ends. kick receives the names of connections that had an IKE_SA come
 // up.
 func (d *Driver) dedupeLoop(ctx context.Context, kick <-chan string) {
-	type check struct {
-		at    time.Time
-		tries int
-	}
-	due := map[string]*check{}
+	due := map[string]*dedupeCheck{}
 	sweep := time.NewTicker(dedupeSweep)
 	defer sweep.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -488,36 +484,60 @@ func (d *Driver) dedupeLoop(ctx context.Context, kick <-chan string) {
 		case <-ctx.Done():
 			return
 		case conn := <-kick:
-			due[conn] = &check{at: time.Now().Add(dedupeDelay)}
+			due[conn] = &dedupeCheck{at: time.Now().Add(dedupeDelay)}
 		case <-sweep.C:
-			for _, s := range d.appliedSpecs() {
-				if _, ok := due[s.Name]; !ok {
-					due[s.Name] = &check{at: time.Now()}
-				}
-			}
+			d.runDedupe(ctx, due, true)
 		case <-timer.C:
-			now := time.Now()
-			for conn, c := range due {
-				if c.at.After(now) {
-					continue
-				}
-				settled, err := d.dedupe(ctx, conn)
-				if err != nil {
-					d.logf("ipsec: %s: removing duplicate SAs: %v", conn, err)
-				}
-				c.tries++
-				if settled || c.tries >= dedupeTries {
-					delete(due, conn)
-					continue
-				}
-				c.at = now.Add(dedupeRetry)
-			}
+			d.runDedupe(ctx, due, false)
 		}
 	}
 }
 
-// dedupe removes duplicate IKE_SAs of a connection. Two mboxsh peers can
-// both negotiate at the same moment (the lower address initiates at once
+// dedupeCheck is a pending duplicate check of one connection.
+type dedupeCheck struct {
+	at    time.Time
+	tries int
+}
+
+// runDedupe runs the checks that are due, with one listing of charon's
+// connections for all of them; with all, every connection of mboxsh that
+// charon has is due (the sweep).
+func (d *Driver) runDedupe(ctx context.Context, due map[string]*dedupeCheck, all bool) {
+	now := time.Now()
+	conns, err := d.loadedConns(ctx)
+	if err != nil {
+		d.logf("ipsec: looking for duplicate SAs: %v", err)
+		for _, c := range due {
+			c.at = now.Add(dedupeRetry)
+		}
+		return
+	}
+	byName := make(map[string]*loadedConn, len(conns))
+	for i := range conns {
+		byName[conns[i].name] = &conns[i]
+		if _, ours := PeerOfConn(conns[i].name); ours && all && due[conns[i].name] == nil {
+			due[conns[i].name] = &dedupeCheck{at: now}
+		}
+	}
+	for conn, c := range due {
+		if c.at.After(now) {
+			continue
+		}
+		settled, err := d.dedupe(ctx, byName[conn])
+		if err != nil {
+			d.logf("ipsec: %s: removing duplicate SAs: %v", conn, err)
+		}
+		c.tries++
+		if settled || c.tries >= dedupeTries {
+			delete(due, conn)
+			continue
+		}
+		c.at = now.Add(dedupeRetry)
+	}
+}
+
+// dedupe removes duplicate IKE_SAs of a loaded connection (nil: gone).
+// Two mboxsh peers can both negotiate at the same moment (the lower address initiates at once
 // and retries, traffic on the other end triggers its trap), and charon
 // keeps both pairs of SAs (unique=never: with uniqueness checks, charon
 // destroys SAs silently on INITIAL_CONTACT, and a simultaneous start can
@@ -526,19 +546,7 @@ func (d *Driver) dedupeLoop(ctx context.Context, kick <-chan string) {
 // a DELETE, so they agree on the one left.
 // settled is false while an IKE_SA of the connection is still being
 // negotiated beside an established one: the check is then repeated.
-func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	conns, err := d.loadedConns(ctx)
-	if err != nil {
-		return false, err
-	}
-	var lc *loadedConn
-	for i := range conns {
-		if conns[i].name == conn {
-			lc = &conns[i]
-		}
-	}
+func (d *Driver) dedupe(ctx context.Context, lc *loadedConn) (settled bool, err error) {
 	if lc == nil || lc.responder {
 		return true, nil
 	}
@@ -547,6 +555,9 @@ func (d *Driver) dedupe(ctx context.Context, conn string) (settled bool, err err
 	if err1 != nil || err2 != nil || la == ra {
 		return true, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn := lc.name
 	m := vici.NewMessage()
 	_ = m.Set("ike", conn)
 	sas, err := d.cl.stream(ctx, "list-sas", "list-sa", m)
